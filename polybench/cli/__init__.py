@@ -1,0 +1,24 @@
+"""The `polybench` command line: each command is a thin shell over one library function.
+
+Every command lives in its own module and registers itself on the shared typer `app`; heavy
+libraries (torch, optuna, streamlit) are imported inside the commands so `--help` stays fast.
+"""
+
+from __future__ import annotations
+
+from polybench.cli import (  # noqa: F401  (importing registers the commands)
+    _dashboard,
+    _db,
+    _losses,
+    _report,
+    _run,
+    _train,
+)
+from polybench.cli._app import app
+
+
+def main() -> None:
+    app()
+
+
+__all__ = ["app", "main"]

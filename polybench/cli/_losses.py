@@ -1,0 +1,1 @@
+"""Commands of this module are added by the issue that owns it."""
