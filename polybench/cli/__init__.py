@@ -18,7 +18,18 @@ from polybench.cli._app import app
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except Exception as error:
+        # A storage problem (bad URL, server down, schema behind) is one line for people.
+        from polybench.db import StorageError
+
+        if not isinstance(error, StorageError):
+            raise
+        import sys
+
+        print(f"Error: {error}", file=sys.stderr)
+        raise SystemExit(1) from None
 
 
 __all__ = ["app", "main"]

@@ -1,1 +1,48 @@
-"""Commands of this module are added by the issue that owns it."""
+"""`polybench losses`: every registered loss with its hyperparameters (a shell over
+`polybench.losses.describe_losses`)."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+
+from polybench.cli._app import app
+
+
+@app.command("losses")
+def losses_command(
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """List every loss with its hyperparameters: default, valid range, tunable (search range).
+
+    Example: [bold]polybench losses[/bold]  or  [bold]polybench losses --json | jq '.[].name'[/bold]
+    """
+    from polybench.losses import describe_losses
+
+    rows = describe_losses()
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="polybench losses")
+    for column in ("loss", "hyperparameter", "default", "valid", "tunable (search)", "meaning"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        first = True
+        for hp in row["hyperparams"]:
+            search = f"yes [{hp['search_low']:g}, {hp['search_high']:g}]" if hp["tunable"] else "no"
+            table.add_row(
+                f"[bold]{row['name']}[/bold]\n{row['summary']}" if first else "",
+                hp["name"],
+                repr(hp["default"]),
+                hp["range"] + (" or None" if hp["optional"] else ""),
+                search,
+                hp["help"],
+                end_section=hp is row["hyperparams"][-1],
+            )
+            first = False
+    Console().print(table)

@@ -1,1 +1,164 @@
-"""Commands of this module are added by the issue that owns it."""
+"""`polybench run` and `polybench status`: thin shells over `polybench.runner`."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import typer
+
+from polybench.cli._app import app
+
+
+@app.command(
+    "run",
+    epilog=(
+        "Example: polybench run studies/quickstart.yaml --workers 2\n\n"
+        "Many machines: polybench run study.yaml --storage "
+        "postgresql+psycopg://user:password@host:5432/db (on each)."
+    ),
+)
+def run(
+    study: Path = typer.Argument(..., help="The study file (YAML), e.g. studies/quickstart.yaml."),
+    storage: str | None = typer.Option(
+        None,
+        "--storage",
+        help="SQLAlchemy URL (else $POLYBENCH_STORAGE, else sqlite:///polybench.db).",
+    ),
+    workers: int = typer.Option(
+        1, "--workers", min=1, help="Worker processes on this machine sharing the storage."
+    ),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Validate the study file and print the plan; train nothing."
+    ),
+) -> None:
+    """Run (or resume) a study: search each (task, loss) under an equal budget, then confirm
+    the best parameters over seeds. Running it again resumes; Ctrl-C stops cleanly."""
+    import logging
+
+    from rich.console import Console
+    from rich.logging import RichHandler
+
+    from polybench.config import ConfigError
+    from polybench.runner import run_study
+
+    console = Console()
+    logging.basicConfig(
+        level=logging.WARNING,
+        format="%(message)s",
+        handlers=[RichHandler(console=Console(stderr=True), show_path=False)],
+    )
+    try:
+        summary = run_study(study, storage=storage, workers=workers, dry_run=dry_run)
+    except ConfigError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from None
+    if dry_run:
+        console.print(summary.plan.describe(), highlight=False)
+        console.print(f"storage: {summary.storage} (nothing was written)", highlight=False)
+        return
+    if summary.table is not None:
+        console.print(_summary_table(summary.table, summary.study))
+    states = ", ".join(f"{n} {s}" for s, n in sorted(summary.runs_by_state.items()))
+    console.print(
+        f"{summary.stored_runs} of {summary.planned_runs} planned runs stored ({states}) in "
+        f"{summary.storage}; {summary.wall_time:.0f} s.",
+        highlight=False,
+    )
+    if summary.interrupted:
+        console.print("Stopped on request; run the same command again to resume.", highlight=False)
+        raise typer.Exit(130)
+    if not summary.complete:
+        console.print(
+            "Some planned runs are not finished (a worker died or a search had no complete "
+            "trial); run the same command again to resume.",
+            highlight=False,
+        )
+        raise typer.Exit(1)
+
+
+@app.command(
+    "status", epilog="Example: polybench status quickstart --storage sqlite:///polybench.db"
+)
+def status(
+    study: str | None = typer.Argument(None, help="A study name; omit it to list every study."),
+    storage: str | None = typer.Option(
+        None,
+        "--storage",
+        help="SQLAlchemy URL (else $POLYBENCH_STORAGE, else sqlite:///polybench.db).",
+    ),
+) -> None:
+    """Show where studies stand (from any machine that reaches the database)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from polybench.runner import progress_table, study_status
+
+    console = Console()
+    try:
+        frame = study_status(storage, study)
+    except ValueError as error:
+        typer.echo(f"Error: {error}", err=True)
+        raise typer.Exit(1) from None
+    if study is not None:
+        console.print(progress_table(frame))
+        return
+    table = Table(title="studies", title_justify="left")
+    for column in frame.columns:
+        table.add_column(column, justify="left" if column in ("study", "created_at") else "right")
+    for row in frame.itertuples(index=False):
+        table.add_row(*["" if v is None else str(v) for v in row])
+    console.print(table)
+
+
+def _summary_table(frame, study: str):  # type: ignore[no-untyped-def]
+    from rich.table import Table
+
+    table = Table(title=f"{study}: summary", title_justify="left")
+    metric = frame.attrs.get("metric", frame["metric"].iloc[0] if len(frame) else "")
+    for name in (
+        "task",
+        "loss",
+        "best params",
+        f"val {metric}",
+        f"test {metric} (mean ± sd)",
+        "seeds",
+        "train samples/s",
+    ):
+        table.add_column(
+            name, justify="left" if name in ("task", "loss", "best params") else "right"
+        )
+    for row in frame.itertuples(index=False):
+        table.add_row(
+            row.task,
+            row.loss,
+            _params(row.best_params),
+            _number(row.val_score),
+            "" if _missing(row.test_mean) else f"{row.test_mean:.4f} ± {_number(row.test_std)}",
+            str(row.n_seeds),
+            "" if _missing(row.train_throughput) else f"{row.train_throughput:,.0f}",
+        )
+    return table
+
+
+def _missing(value) -> bool:  # type: ignore[no-untyped-def]
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _number(value) -> str:  # type: ignore[no-untyped-def]
+    return "" if _missing(value) else f"{value:.4f}"
+
+
+def _params(text) -> str:  # type: ignore[no-untyped-def]
+    import json
+
+    if not text:
+        return ""
+    try:
+        params = json.loads(text)
+    except (TypeError, ValueError):
+        return str(text)
+    return (
+        ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items())
+        or "(defaults)"
+    )

@@ -1,1 +1,202 @@
-"""Commands of this module are added by the issue that owns it."""
+"""`polybench tasks`, `polybench models` and `polybench train` (shells over
+`polybench.tasks.describe_tasks`, `polybench.models.describe_models` and `polybench.train.fit`)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import typer
+
+from polybench.cli._app import app
+
+
+def parse_assignments(pairs: list[str], flag: str) -> dict[str, Any]:
+    """`key=value` strings to a dict; values are read as YAML scalars (2.0, true, [1, 2])."""
+    import yaml
+
+    parsed: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"expected key=value, got {pair!r}", param_hint=flag)
+        try:
+            parsed[key.strip()] = yaml.safe_load(value) if value.strip() else None
+        except yaml.YAMLError:
+            parsed[key.strip()] = value
+    return parsed
+
+
+@app.command("tasks")
+def tasks_command(
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """List every task with its kind, default training settings and options.
+
+    Example: [bold]polybench tasks[/bold]
+    """
+    from polybench.tasks import describe_tasks
+
+    rows = describe_tasks()
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="polybench tasks")
+    for column in ("task", "kind", "defaults", "options"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        d = row["defaults"]
+        defaults = (
+            f"{d['model']}, {d['epochs']} epochs, batch {d['batch_size']}, "
+            f"{d['optimizer']} lr {d['lr']:g}"
+        )
+        options = "\n".join(o["describe"] for o in row["options"])
+        table.add_row(
+            f"[bold]{row['name']}[/bold]\n{row['summary']}",
+            row["kind"],
+            defaults,
+            options,
+            end_section=True,
+        )
+    Console().print(table)
+
+
+@app.command("models")
+def models_command(
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """List every model with the input kind it takes and its options.
+
+    Example: [bold]polybench models[/bold]
+    """
+    from polybench.models import describe_models
+
+    rows = describe_models()
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="polybench models")
+    for column in ("model", "kind", "summary", "options"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        options = "\n".join(o["describe"] for o in row["options"]) or "-"
+        table.add_row(row["name"], row["kind"], row["summary"], options, end_section=True)
+    Console().print(table)
+
+
+@app.command("train")
+def train_command(
+    task: str = typer.Option(..., "--task", help="Task name (see `polybench tasks`)."),
+    model: str = typer.Option(None, "--model", help="Model name; default: the task's."),
+    loss: str = typer.Option("cross_entropy", "--loss", help="Loss name (`polybench losses`)."),
+    param: list[str] = typer.Option([], "--param", help="Loss hyperparameter key=value."),
+    epochs: int = typer.Option(None, "--epochs", help="Epochs; default: the task's."),
+    batch_size: int = typer.Option(None, "--batch-size", help="Batch size; default: task's."),
+    lr: float = typer.Option(None, "--lr", help="Learning rate; default: the task's."),
+    weight_decay: float = typer.Option(None, "--weight-decay", help="Weight decay."),
+    optimizer: str = typer.Option(None, "--optimizer", help="adamw, adam or sgd."),
+    schedule: str = typer.Option(None, "--schedule", help="cosine, linear or constant."),
+    seed: int = typer.Option(0, "--seed", help="Seed of initialization and batch order."),
+    data_seed: int = typer.Option(0, "--data-seed", help="Seed of the data split."),
+    subsample: float = typer.Option(None, "--subsample", help="Fraction (or train size)."),
+    imbalance: float = typer.Option(None, "--imbalance", help="Long-tail ratio of train."),
+    task_option: list[str] = typer.Option([], "--task-option", help="Task option key=value."),
+    model_option: list[str] = typer.Option([], "--model-option", help="Model option k=v."),
+    device: str = typer.Option("auto", "--device", help="auto (CUDA when present), cpu, cuda."),
+    threads: int = typer.Option(None, "--threads", help="torch CPU threads for this run."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON object."),
+) -> None:
+    """Train one model on one task with one loss and print its metrics.
+
+    Example: [bold]polybench train --task digits --model small_cnn --loss poly1_cross_entropy
+    --param epsilon=2.0 --epochs 20 --seed 0[/bold]
+    """
+    from polybench.tasks import get_task_spec, load_task
+    from polybench.train import fit
+
+    try:
+        spec = get_task_spec(task)
+        options = parse_assignments(task_option, "--task-option")
+        options.update(data_seed=data_seed, subsample=subsample, imbalance=imbalance)
+        data = load_task(task, **options)
+    except (ValueError, FileNotFoundError) as error:
+        raise typer.BadParameter(str(error), param_hint="--task / --task-option") from None
+    chosen_model = model or spec.defaults.model
+    total = epochs or spec.defaults.epochs
+
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("epoch {task.completed}/{task.total}"),
+        TextColumn("{task.fields[status]}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=as_json,
+    ) as progress:
+        bar = progress.add_task(f"{task} / {chosen_model} / {loss}", total=total, status="")
+
+        def on_epoch(record) -> None:
+            status = f"loss {record.train_loss:.4f}  val acc {record.val_accuracy:.4f}"
+            progress.update(bar, completed=record.epoch, status=status)
+
+        try:
+            result = fit(
+                data,
+                chosen_model,
+                loss,
+                parse_assignments(param, "--param"),
+                optimizer=optimizer,
+                lr=lr,
+                weight_decay=weight_decay,
+                schedule=schedule,
+                epochs=epochs,
+                batch_size=batch_size,
+                seed=seed,
+                device=device,
+                model_params=parse_assignments(model_option, "--model-option"),
+                on_epoch=on_epoch,
+                threads=threads,
+            )
+        except ValueError as error:
+            raise typer.BadParameter(str(error)) from None
+    if as_json:
+        typer.echo(json.dumps(result.to_dict(), allow_nan=False))
+        return
+    _print_summary(result, data.describe())
+    if result.state == "failed":
+        raise typer.Exit(code=1)
+
+
+def _print_summary(result, description: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{description}\nstate: {result.state}", title_justify="left")
+    table.add_column("metric")
+    table.add_column("validation", justify="right")
+    table.add_column("test", justify="right")
+    for name in ("accuracy", "macro_f1", "balanced_accuracy", "ece"):
+        table.add_row(
+            name, f"{result.metrics[f'val_{name}']:.4f}", f"{result.metrics[f'test_{name}']:.4f}"
+        )
+    table.add_row("loss (cross-entropy)", f"{result.metrics['val_loss']:.4f}", "")
+    console = Console()
+    console.print(table)
+    if result.failure_reason:
+        console.print(f"[red]failed:[/red] {result.failure_reason}")
+    env = result.environment
+    console.print(
+        f"{result.epochs_done} epochs in {result.wall_time:.1f} s; train "
+        f"{result.train_throughput:,.0f} samples/s, eval {result.eval_throughput:,.0f} "
+        f"samples/s; {env.device}, torch {env.torch_version}, {env.threads} threads"
+    )

@@ -1,0 +1,732 @@
+"""The study file: a YAML document validated into a `StudyConfig`.
+
+`load_study(path)` reads the file, checks its structure with pydantic, then checks every name
+and range against the registries (tasks, models, losses, samplers, pruners) and the losses'
+declared hyperparameters. Every problem becomes one line of a `ConfigError` that names the
+file, the line when YAML gives one, the key path (`losses[2].search.gamma.low`), what was
+given and what is allowed, with the closest valid names for a misspelling.
+
+    >>> config = load_study("studies/quickstart.yaml")      # doctest: +SKIP
+    >>> [task.task for task in config.tasks], config.search.trials   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+
+__all__ = [
+    "DIRECTIONS",
+    "TUNABLE_SETTINGS",
+    "ConfigError",
+    "ConfirmSpec",
+    "HeartbeatSpec",
+    "LossSpec",
+    "OptimizerSpec",
+    "Problem",
+    "Range",
+    "SearchSpec",
+    "StudyConfig",
+    "TaskSpec",
+    "load_study",
+    "parse_study",
+]
+
+# Objectives a study may optimise, with the direction Optuna needs.
+DIRECTIONS: dict[str, Literal["maximize", "minimize"]] = {
+    "val_accuracy": "maximize",
+    "val_macro_f1": "maximize",
+    "val_balanced_accuracy": "maximize",
+    "val_loss": "minimize",
+    "val_ece": "minimize",
+    "train_throughput": "maximize",
+}
+
+# Training settings the shared `tune` space may search: name -> (kind, lowest valid value).
+TUNABLE_SETTINGS: dict[str, tuple[type, float]] = {
+    "lr": (float, 0.0),
+    "weight_decay": (float, 0.0),
+    "batch_size": (int, 1),
+    "epochs": (int, 1),
+}
+
+_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+
+
+# --------------------------------------------------------------------------------------------
+# Errors
+
+
+class Problem(BaseModel):
+    """One thing wrong with a study file: where (key path, line) and what."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str
+    message: str
+    line: int | None = None
+
+
+class ConfigError(ValueError):
+    """A study file that cannot be run. `problems` lists every issue found, one per line."""
+
+    def __init__(self, file: str | Path | None, problems: Sequence[Problem]) -> None:
+        self.file = str(file) if file is not None else "<study>"
+        self.problems = list(problems)
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        lines = []
+        for problem in self.problems:
+            where = self.file if problem.line is None else f"{self.file}:{problem.line}"
+            key = f"{problem.key}: " if problem.key else ""
+            lines.append(f"{where}: {key}{problem.message}")
+        return "\n".join(lines)
+
+
+def _closest(name: str, names: Iterable[str]) -> str:
+    near = difflib.get_close_matches(str(name), list(names), n=3, cutoff=0.5)
+    return f" Did you mean {', '.join(repr(n) for n in near)}?" if near else ""
+
+
+def _key_path(loc: Sequence[str | int]) -> str:
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text
+
+
+# --------------------------------------------------------------------------------------------
+# Schema
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Range(_Strict):
+    """A search range: `{low, high, log?, step?}` for numbers or `{values: [...]}` for a list.
+
+    The grid sampler needs `values`; other samplers accept both (a list is categorical).
+    """
+
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    step: float | None = Field(default=None, gt=0)
+    values: list[float | int | str | bool] | None = Field(default=None, min_length=1)
+
+    def problems(self) -> list[tuple[tuple[str, ...], str]]:
+        """Shape problems as (relative key path, message)."""
+        found: list[tuple[tuple[str, ...], str]] = []
+        if self.values is not None:
+            if self.low is not None or self.high is not None:
+                found.append(((), "give either `values: [...]` or `low`/`high`, not both."))
+            if len(set(map(repr, self.values))) != len(self.values):
+                found.append((("values",), f"has repeated entries: {self.values}."))
+            return found
+        if self.low is None or self.high is None:
+            missing = "low" if self.low is None else "high"
+            found.append(((missing,), "is required (or give `values: [...]` instead)."))
+            return found
+        if self.low > self.high:
+            found.append((("low",), f"{self.low:g} is above high {self.high:g}."))
+        if self.log and self.low <= 0:
+            found.append((("low",), f"{self.low:g} must be > 0 when log: true."))
+        if self.log and self.step is not None:
+            found.append((("step",), "cannot be combined with log: true."))
+        return found
+
+    def numbers(self) -> list[float]:
+        """The numeric bounds or values of this range (strings skipped)."""
+        if self.values is not None:
+            return [float(v) for v in self.values if isinstance(v, (int, float))]
+        return [v for v in (self.low, self.high) if v is not None]
+
+    @property
+    def size(self) -> int | None:
+        """Number of grid points, or None for a continuous range."""
+        return len(self.values) if self.values is not None else None
+
+
+class OptimizerSpec(_Strict):
+    """The optimizer and its fixed settings (`tune` may search lr and weight_decay)."""
+
+    name: str = "adamw"
+    lr: float | None = Field(default=None, gt=0)
+    weight_decay: float | None = Field(default=None, ge=0)
+
+
+class TaskSpec(BaseModel):
+    """One task of the study: data, model and how to train it.
+
+    Keys that are not fields here (`subsample`, `imbalance`, `root`, ...) are the task's own
+    options, checked against what the task declares. Unset training settings (model, epochs,
+    batch size, optimizer settings, schedule) take the task's own defaults.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    task: str
+    model: str | None = None
+    epochs: int | None = Field(default=None, ge=1)
+    batch_size: int | None = Field(default=None, ge=1)
+    optimizer: OptimizerSpec = OptimizerSpec()
+    schedule: str | None = None
+    model_options: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """The task's own options (everything that is not a TaskSpec field)."""
+        return dict(self.model_extra or {})
+
+
+class LossSpec(_Strict):
+    """One loss: fixed `params` and searched ranges in `search`, by hyperparameter name."""
+
+    loss: str
+    params: dict[str, float | int | bool | str | list[float]] = Field(default_factory=dict)
+    search: dict[str, Range] = Field(default_factory=dict)
+
+
+class SearchSpec(_Strict):
+    """How each (task, loss) pair is searched.
+
+    `metric` is one validation metric, or a list `[val_metric, train_throughput]` for a
+    multi-objective study (no pruner). `trials` defaults to 10, or to the grid size with the
+    grid sampler.
+    """
+
+    trials: int | None = Field(default=None, ge=1)
+    sampler: str = "tpe"
+    pruner: str = "median"
+    metric: str | list[str] = "val_accuracy"
+
+    @property
+    def objectives(self) -> list[str]:
+        return [self.metric] if isinstance(self.metric, str) else list(self.metric)
+
+    @property
+    def multi_objective(self) -> bool:
+        return len(self.objectives) > 1
+
+
+class ConfirmSpec(_Strict):
+    """The confirm phase: best parameters retrained over `seeds` seeds, scored on test.
+
+    `seeds: 0` skips it. `baseline` adds plain cross-entropy confirm runs when the study does
+    not list cross_entropy itself.
+    """
+
+    seeds: int = Field(default=3, ge=0)
+    baseline: bool = True
+
+
+class HeartbeatSpec(_Strict):
+    """Optuna heartbeats: a worker silent for `grace_seconds` has its trial failed and retried."""
+
+    interval_seconds: int = Field(default=10, ge=1)
+    grace_seconds: int = Field(default=30, ge=2)
+
+
+class StudyConfig(_Strict):
+    """A validated study file."""
+
+    name: str
+    seed: int = 0
+    device: str = "auto"
+    threads: int | None = Field(default=None, ge=1)
+    tasks: list[TaskSpec] = Field(min_length=1)
+    losses: list[LossSpec] = Field(min_length=1)
+    tune: dict[str, Range] = Field(default_factory=dict)
+    search: SearchSpec = SearchSpec()
+    confirm: ConfirmSpec = ConfirmSpec()
+    heartbeat: HeartbeatSpec = HeartbeatSpec()
+
+    _source: str | None = PrivateAttr(default=None)
+    _text: str = PrivateAttr(default="")
+
+    @property
+    def source(self) -> str | None:
+        """The file this study came from, if any."""
+        return self._source
+
+    @property
+    def text(self) -> str:
+        """The study file's text as given (stored with the study)."""
+        return self._text
+
+
+# --------------------------------------------------------------------------------------------
+# Loading
+
+
+def load_study(path: str | Path) -> StudyConfig:
+    """Read and validate a study file. Raises `ConfigError` listing every problem found."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(path, [Problem(key="", message="no such file.")]) from None
+    except OSError as error:
+        raise ConfigError(path, [Problem(key="", message=f"cannot read: {error}.")]) from None
+    return parse_study(text, source=str(path))
+
+
+def parse_study(text: str, source: str | None = None) -> StudyConfig:
+    """Validate the YAML `text` of a study file; `source` names it in errors."""
+    data, lines = _read_yaml(text, source)
+
+    def line_of(loc: Sequence[str | int]) -> int | None:
+        for end in range(len(loc), -1, -1):
+            if tuple(loc[:end]) in lines:
+                return lines[tuple(loc[:end])]
+        return None
+
+    if not isinstance(data, dict):
+        got = "an empty file" if data is None else type(data).__name__
+        raise ConfigError(
+            source, [Problem(key="", message=f"expected a mapping of keys, got {got}.", line=1)]
+        )
+    try:
+        config = StudyConfig.model_validate(data)
+    except ValidationError as error:
+        problems = [_from_pydantic(item, line_of) for item in error.errors()]
+        raise ConfigError(source, problems) from None
+    problems = [
+        Problem(key=_key_path(loc), message=message, line=line_of(loc))
+        for loc, message in _semantic_problems(config)
+    ]
+    if problems:
+        raise ConfigError(source, problems)
+    config._source = source
+    config._text = text
+    return config
+
+
+class _LineLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate keys (PyYAML silently keeps the last one)."""
+
+
+def _read_yaml(text: str, source: str | None) -> tuple[Any, dict[tuple[str | int, ...], int]]:
+    try:
+        node = yaml.compose(text, Loader=_LineLoader)
+        data = yaml.load(text, Loader=_LineLoader)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        what = getattr(error, "problem", None) or str(error)
+        raise ConfigError(
+            source, [Problem(key="", message=f"not valid YAML: {what}.", line=line)]
+        ) from None
+    lines: dict[tuple[str | int, ...], int] = {}
+    duplicates: list[Problem] = []
+
+    def walk(current: yaml.Node | None, loc: tuple[str | int, ...]) -> None:
+        if current is None:
+            return
+        lines.setdefault(loc, current.start_mark.line + 1)
+        if isinstance(current, yaml.MappingNode):
+            seen: set[str] = set()
+            for key_node, value_node in current.value:
+                key = key_node.value
+                if key in seen:
+                    duplicates.append(
+                        Problem(
+                            key=_key_path((*loc, key)),
+                            message="appears twice in the same mapping.",
+                            line=key_node.start_mark.line + 1,
+                        )
+                    )
+                seen.add(key)
+                lines[(*loc, key)] = key_node.start_mark.line + 1
+                walk(value_node, (*loc, key))
+        elif isinstance(current, yaml.SequenceNode):
+            for index, item in enumerate(current.value):
+                walk(item, (*loc, index))
+
+    walk(node, ())
+    if duplicates:
+        raise ConfigError(source, duplicates)
+    return data, lines
+
+
+_FIELD_HELP: dict[str, Sequence[str]] = {
+    "": list(StudyConfig.model_fields),
+    "tasks": list(TaskSpec.model_fields),
+    "losses": list(LossSpec.model_fields),
+    "search": list(SearchSpec.model_fields),
+    "confirm": list(ConfirmSpec.model_fields),
+    "heartbeat": list(HeartbeatSpec.model_fields),
+    "optimizer": list(OptimizerSpec.model_fields),
+    "range": list(Range.model_fields),
+}
+
+
+def _allowed_keys(loc: Sequence[str | int]) -> Sequence[str]:
+    """The keys allowed in the mapping at `loc` (a location inside StudyConfig)."""
+    names = [part for part in loc if isinstance(part, str)]
+    if not names:
+        return _FIELD_HELP[""]
+    if (names[-1] in ("search", "tune") and len(names) >= 2) or names[0] == "tune":
+        return _FIELD_HELP["range"]
+    if names[-1] == "optimizer":
+        return _FIELD_HELP["optimizer"]
+    return _FIELD_HELP.get(names[0], [])
+
+
+def _from_pydantic(item: Mapping[str, Any], line_of: Any) -> Problem:
+    loc = tuple(part for part in item["loc"] if not (isinstance(part, str) and "[" in part))
+    kind = item["type"]
+    given = item.get("input")
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(loc[:-1])
+        name = str(loc[-1])
+        message = f"unknown key {name!r}; allowed: {', '.join(allowed)}." + _closest(name, allowed)
+    elif kind == "missing":
+        message = "is required."
+    else:
+        message = f"{item['msg']} (got {given!r})."
+    return Problem(key=_key_path(loc), message=message, line=line_of(loc))
+
+
+# --------------------------------------------------------------------------------------------
+# Checks against the registries
+
+
+def _semantic_problems(config: StudyConfig) -> list[tuple[tuple[str | int, ...], str]]:
+    from polybench.runner._registry import PRUNERS, SAMPLERS
+
+    found: list[tuple[tuple[str | int, ...], str]] = []
+
+    def add(loc: tuple[str | int, ...], message: str) -> None:
+        found.append((loc, message))
+
+    if not _NAME_PATTERN.match(config.name):
+        add(
+            ("name",),
+            f"{config.name!r} must start with a letter or digit and use only letters, digits, "
+            "'_', '-' and '.' (it becomes part of the Optuna study names).",
+        )
+
+    search = config.search
+    if search.sampler not in SAMPLERS:
+        add(
+            ("search", "sampler"),
+            f"unknown sampler {search.sampler!r}; allowed: {', '.join(SAMPLERS)}."
+            + _closest(search.sampler, SAMPLERS),
+        )
+    if search.pruner not in PRUNERS:
+        add(
+            ("search", "pruner"),
+            f"unknown pruner {search.pruner!r}; allowed: {', '.join(PRUNERS)}."
+            + _closest(search.pruner, PRUNERS),
+        )
+    found.extend(_metric_problems(search))
+
+    found.extend(_tasks_problems(config))
+    found.extend(_losses_problems(config))
+
+    for name, spec in config.tune.items():
+        loc: tuple[str | int, ...] = ("tune", name)
+        if name not in TUNABLE_SETTINGS:
+            add(
+                loc,
+                f"cannot tune {name!r}; the shared tune space allows: "
+                f"{', '.join(TUNABLE_SETTINGS)}." + _closest(name, TUNABLE_SETTINGS),
+            )
+            continue
+        found.extend(((*loc, *sub), message) for sub, message in spec.problems())
+        kind, lowest = TUNABLE_SETTINGS[name]
+        for value in spec.numbers():
+            if value < lowest or (value == 0 and name == "lr"):
+                bound = "> 0" if name == "lr" else f">= {lowest:g}"
+                add(loc, f"{value:g} is outside the valid range of {name} ({bound}).")
+            elif kind is int and not float(value).is_integer():
+                add(loc, f"{value:g} is not a whole number; {name} takes integers.")
+        if spec.values is not None and any(isinstance(v, (str, bool)) for v in spec.values):
+            add((*loc, "values"), f"{name} takes numbers, got {spec.values}.")
+
+    if search.sampler == "grid":
+        for loc, spec in _all_ranges(config):
+            if spec.values is None:
+                add(loc, "the grid sampler needs `values: [...]` for every searched parameter.")
+    if search.sampler == "cmaes" and search.multi_objective:
+        add(("search", "sampler"), "cmaes optimises one objective; use nsga2, tpe or random.")
+    return found
+
+
+def _metric_problems(search: SearchSpec) -> list[tuple[tuple[str | int, ...], str]]:
+    found: list[tuple[tuple[str | int, ...], str]] = []
+    objectives = search.objectives
+    validation = [name for name in DIRECTIONS if name.startswith("val_")]
+    for index, name in enumerate(objectives):
+        loc: tuple[str | int, ...] = (
+            ("search", "metric") if isinstance(search.metric, str) else ("search", "metric", index)
+        )
+        if name not in DIRECTIONS:
+            found.append(
+                (
+                    loc,
+                    f"unknown metric {name!r}; allowed: {', '.join(DIRECTIONS)}."
+                    + _closest(name, DIRECTIONS),
+                )
+            )
+        elif index == 0 and not name.startswith("val_"):
+            found.append(
+                (loc, f"the first objective must be a validation metric: {', '.join(validation)}.")
+            )
+    if len(objectives) > 2 or len(set(objectives)) != len(objectives):
+        found.append(
+            (
+                ("search", "metric"),
+                f"give one metric or two different ones [val_metric, train_throughput], "
+                f"got {objectives}.",
+            )
+        )
+    if search.multi_objective and search.pruner != "none":
+        found.append(
+            (
+                ("search", "pruner"),
+                f"{search.pruner!r} given, but a multi-objective study cannot prune "
+                "(Optuna refuses trial.report); use pruner: none.",
+            )
+        )
+    return found
+
+
+def _tasks_problems(config: StudyConfig) -> list[tuple[tuple[str | int, ...], str]]:
+    from polybench.models import MODELS
+    from polybench.tasks import TASKS
+
+    found: list[tuple[tuple[str | int, ...], str]] = []
+    seen: dict[str, int] = {}
+    for index, spec in enumerate(config.tasks):
+        loc: tuple[str | int, ...] = ("tasks", index)
+        if spec.task not in TASKS:
+            found.append(
+                (
+                    (*loc, "task"),
+                    f"unknown task {spec.task!r}; allowed: {', '.join(sorted(TASKS))}."
+                    + _closest(spec.task, TASKS),
+                )
+            )
+        elif spec.task in seen:
+            found.append(
+                (
+                    (*loc, "task"),
+                    f"{spec.task!r} is already listed at tasks[{seen[spec.task]}]; each task "
+                    "appears once (its studies are named {study}/{task}/{loss}).",
+                )
+            )
+        else:
+            seen[spec.task] = index
+            found.extend(_task_option_problems(loc, spec))
+        if spec.model is None:
+            pass
+        elif spec.model not in MODELS:
+            found.append(
+                (
+                    (*loc, "model"),
+                    f"unknown model {spec.model!r}; allowed: {', '.join(sorted(MODELS))}."
+                    + _closest(spec.model, MODELS),
+                )
+            )
+        else:
+            found.extend(_model_option_problems(loc, spec))
+        found.extend(_training_problems(loc, spec))
+    return found
+
+
+def _task_option_problems(
+    loc: tuple[str | int, ...], spec: TaskSpec
+) -> list[tuple[tuple[str | int, ...], str]]:
+    from polybench.tasks import validate_task_options
+
+    found: list[tuple[tuple[str | int, ...], str]] = []
+    for name, value in spec.options.items():
+        try:
+            validate_task_options(spec.task, {name: value})
+        except ValueError as error:
+            message = str(error)
+            if "has no option" in message:
+                head, _, hint = message.partition(" Did you mean")
+                fields = ", ".join(TaskSpec.model_fields)
+                message = f"{head.rstrip('.')}; a task entry also takes: {fields}."
+                message += f" Did you mean{hint}" if hint else ""
+            found.append(((*loc, name), message))
+    return found
+
+
+def _model_option_problems(
+    loc: tuple[str | int, ...], spec: TaskSpec
+) -> list[tuple[tuple[str | int, ...], str]]:
+    from polybench.models import MODELS
+    from polybench.tasks import TASKS
+    from polybench.tasks._options import validate_options
+
+    assert spec.model is not None
+    model = MODELS[spec.model]
+    kind = TASKS[spec.task].kind if spec.task in TASKS else model.kind
+    if model.kind != kind:
+        fitting = sorted(name for name, m in MODELS.items() if m.kind == kind)
+        return [
+            (
+                (*loc, "model"),
+                f"model {spec.model!r} needs a {model.kind} task, but task {spec.task!r} is "
+                f"{kind}; models for {kind} tasks: {', '.join(fitting)}.",
+            )
+        ]
+    try:
+        validate_options(f"model {spec.model!r}", model.options, spec.model_options)
+    except ValueError as error:
+        return [((*loc, "model_options"), str(error))]
+    return []
+
+
+def _training_problems(
+    loc: tuple[str | int, ...], spec: TaskSpec
+) -> list[tuple[tuple[str | int, ...], str]]:
+    from polybench.train import OPTIMIZERS, SCHEDULES
+
+    found: list[tuple[tuple[str | int, ...], str]] = []
+    name = spec.optimizer.name
+    if name not in OPTIMIZERS:
+        found.append(
+            (
+                (*loc, "optimizer", "name"),
+                f"unknown optimizer {name!r}; allowed: {', '.join(OPTIMIZERS)}."
+                + _closest(name, OPTIMIZERS),
+            )
+        )
+    if spec.schedule is not None and spec.schedule not in SCHEDULES:
+        found.append(
+            (
+                (*loc, "schedule"),
+                f"unknown schedule {spec.schedule!r}; allowed: {', '.join(SCHEDULES)}."
+                + _closest(spec.schedule, SCHEDULES),
+            )
+        )
+    return found
+
+
+def _losses_problems(config: StudyConfig) -> list[tuple[tuple[str | int, ...], str]]:
+    from polybench.losses import LOSSES, get_loss_class, validate_params
+
+    found: list[tuple[tuple[str | int, ...], str]] = []
+    seen: dict[str, int] = {}
+    for index, spec in enumerate(config.losses):
+        loc: tuple[str | int, ...] = ("losses", index)
+        if spec.loss not in LOSSES:
+            found.append(
+                (
+                    (*loc, "loss"),
+                    f"unknown loss {spec.loss!r}; allowed: {', '.join(LOSSES)}."
+                    + _closest(spec.loss, LOSSES),
+                )
+            )
+            continue
+        if spec.loss in seen:
+            found.append(
+                (
+                    (*loc, "loss"),
+                    f"{spec.loss!r} is already listed at losses[{seen[spec.loss]}]; each loss "
+                    "appears once (its studies are named {study}/{task}/{loss}).",
+                )
+            )
+            continue
+        seen[spec.loss] = index
+        declared = {hp.name: hp for hp in get_loss_class(spec.loss).hyperparams}
+        if spec.params:
+            try:
+                validate_params(spec.loss, dict(spec.params))
+            except ValueError as error:
+                found.append(((*loc, "params"), str(error)))
+        for name, search_range in spec.search.items():
+            where: tuple[str | int, ...] = (*loc, "search", name)
+            tunable = [hp for hp, info in declared.items() if info.tunable]
+            if name not in declared or not declared[name].tunable:
+                what = "is not tunable" if name in declared else "has no hyperparameter"
+                found.append(
+                    (
+                        where,
+                        f"{spec.loss} {what} {name!r}; tunable: "
+                        f"{', '.join(tunable) or '(none)'}." + _closest(name, tunable),
+                    )
+                )
+                continue
+            if name in spec.params:
+                found.append((where, f"{name!r} is both fixed in params and searched; pick one."))
+            shape = search_range.problems()
+            found.extend(((*where, *sub), message) for sub, message in shape)
+            if shape:
+                continue
+            found.extend(_range_problems(where, spec.loss, declared[name], search_range))
+    return found
+
+
+def _range_problems(
+    where: tuple[str | int, ...], loss: str, hp: Any, search_range: Range
+) -> list[tuple[tuple[str | int, ...], str]]:
+    """A searched range must lie inside the hyperparameter's valid range [hp.low, hp.high]."""
+    low = -math.inf if hp.low is None else float(hp.low)
+    high = math.inf if hp.high is None else float(hp.high)
+    valid = hp.range_text()
+    found: list[tuple[tuple[str | int, ...], str]] = []
+    if getattr(hp, "kind", "float") == "choice":
+        if search_range.values is None:
+            return [
+                (
+                    where,
+                    f"{loss}.{hp.name} is a choice; give values: a subset of {list(hp.choices)}.",
+                )
+            ]
+        return [
+            (
+                (*where, "values", position),
+                f"{value!r} is not one of {list(hp.choices)}." + _closest(str(value), hp.choices),
+            )
+            for position, value in enumerate(search_range.values)
+            if value not in hp.choices
+        ]
+    if search_range.values is not None:
+        for position, value in enumerate(search_range.values):
+            if isinstance(value, (str, bool)) or not low <= float(value) <= high:
+                found.append(
+                    (
+                        (*where, "values", position),
+                        f"{value!r} is outside the valid range of {loss}.{hp.name}: {valid}.",
+                    )
+                )
+        return found
+    for key in ("low", "high"):
+        value = getattr(search_range, key)
+        if not low <= value <= high:
+            found.append(
+                (
+                    (*where, key),
+                    f"{value:g} is outside the valid range of {loss}.{hp.name}: {valid}.",
+                )
+            )
+    return found
+
+
+def _all_ranges(config: StudyConfig) -> list[tuple[tuple[str | int, ...], Range]]:
+    ranges: list[tuple[tuple[str | int, ...], Range]] = [
+        (("tune", name), spec) for name, spec in config.tune.items()
+    ]
+    for index, loss in enumerate(config.losses):
+        ranges.extend(
+            (("losses", index, "search", name), spec) for name, spec in loss.search.items()
+        )
+    return ranges

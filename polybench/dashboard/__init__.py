@@ -1,0 +1,103 @@
+"""The Streamlit dashboard: where a user sees how accuracy and throughput trade off per loss.
+
+The app ships inside the package (`polybench/dashboard/streamlit_app.py`), so `polybench
+dashboard` works from an installed wheel as well as from a checkout; `app/dashboard.py` in a
+checkout is the same two-line entry for people who prefer `streamlit run`. The app reads the
+results database only through `polybench.report` and `polybench.stats`.
+
+Example::
+
+    from polybench.dashboard import launch
+    launch("sqlite:///polybench.db", port=8501, headless=True)   # blocks until Ctrl-C
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+APP_SCRIPT = Path(__file__).with_name("streamlit_app.py")
+"""The Streamlit script that `polybench dashboard` runs."""
+
+STORAGE_ENV = "POLYBENCH_STORAGE"
+"""The app reads its storage URL from this variable, which the launcher sets."""
+
+
+def streamlit_command(
+    *, port: int = 8501, headless: bool = False, address: str | None = None
+) -> list[str]:
+    """The `streamlit run` command line for the dashboard (without the storage, see `launch`)."""
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(APP_SCRIPT),
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true" if headless else "false",
+        "--server.fileWatcherType",
+        "none",
+        "--browser.gatherUsageStats",
+        "false",
+        "--theme.base",
+        "light",
+        "--client.toolbarMode",
+        "viewer",
+    ]
+    if address is not None:
+        command += ["--server.address", address]
+    return command
+
+
+def launch(
+    storage: str | None = None,
+    *,
+    port: int = 8501,
+    headless: bool = False,
+    address: str | None = None,
+) -> int:
+    """Serve the dashboard on `port` for the database at `storage`; blocks, returns the exit code.
+
+    `storage` is resolved like everywhere else (`--storage`, else `POLYBENCH_STORAGE`, else
+    `sqlite:///polybench.db` in the working directory) and handed to the app in the environment.
+    `headless=True` does not open a browser (for servers and tests). The database is opened
+    once first, so a bad URL or an unreachable server raises `StorageError` before any server
+    starts.
+    """
+    from polybench.db import open_store, resolve_storage_url
+
+    if not 1 <= port <= 65535:
+        raise ValueError(f"Port {port} is not a TCP port; expected a number from 1 to 65535.")
+    url = resolve_storage_url(storage)
+    open_store(url).close()  # a bad URL or a server that is down: one clear StorageError here
+    env = dict(os.environ)
+    env[STORAGE_ENV] = url
+    server = subprocess.Popen(
+        streamlit_command(port=port, headless=headless, address=address), env=env
+    )
+    # SIGTERM to this process (a service manager, a test) must stop the server as well.
+    forward = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, lambda *_: server.terminate()) if forward else None
+    try:
+        return server.wait()
+    except KeyboardInterrupt:  # Ctrl-C reached streamlit too; let it finish shutting down
+        return server.wait()
+    finally:
+        if server.poll() is None:
+            server.terminate()
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+        if forward:
+            signal.signal(signal.SIGTERM, previous)
+
+
+__all__ = ["APP_SCRIPT", "STORAGE_ENV", "launch", "streamlit_command"]

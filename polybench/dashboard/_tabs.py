@@ -1,0 +1,308 @@
+"""The five tabs of the dashboard; each draws from a `View` and says plainly what is missing."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import streamlit as st
+
+from polybench import charts, report
+from polybench.dashboard import _data
+from polybench.dashboard._view import View
+
+_CURVE_VALUES = ("val_accuracy", "val_loss", "train_loss", "lr", "train_throughput", "seconds")
+_RUN_COLUMNS = [
+    "run_id",
+    "loss",
+    "phase",
+    "state",
+    "seed",
+    "trial_number",
+    "params",
+    "val_accuracy",
+    "val_macro_f1",
+    "test_accuracy",
+    "test_macro_f1",
+    "test_ece",
+    "train_throughput",
+    "eval_throughput",
+    "wall_time",
+    "epochs_done",
+    "failure_reason",
+    "device",
+    "host",
+]
+
+
+def _chart(figure, key: str) -> None:
+    st.plotly_chart(figure, key=key, width="stretch", config={"displaylogo": False})
+
+
+def _fmt(value: float, digits: int = 4) -> str:
+    return "–" if value is None or not math.isfinite(value) else f"{value:.{digits}f}"
+
+
+# --- Overview -------------------------------------------------------------------------------
+
+
+def render_overview(view: View) -> None:
+    """The summary table of the task, its best loss called out, and each loss's interval."""
+    summary = _data.task_summary(view.storage, view.study, view.task, view.metric)
+    _best_loss_callout(view, summary)
+    st.subheader("Summary")
+    if summary.empty:
+        st.info(f"No finished runs of task {view.task} yet.")
+        return
+    table = report.display_frame(summary).drop(columns=["task"])
+    st.dataframe(table, hide_index=True, width="stretch", key="overview_summary")
+    st.caption(
+        f"Intervals: {summary.attrs.get('ci_method', 'percentile bootstrap over seeds')}. "
+        f"Δ = loss minus {charts.BASELINE_LOSS}; p: two-sided t-test (paired when the seeds "
+        "pair up, else Welch), Holm-adjusted in brackets; g: Hedges' g."
+    )
+    _chart(
+        charts.interval_figure(
+            summary,
+            mean="test_mean",
+            low="ci_low",
+            high="ci_high",
+            label=charts.metric_label(view.test_column),
+            baseline=_baseline_band(summary),
+        ),
+        key="overview_intervals",
+    )
+
+
+def _baseline_band(summary: pd.DataFrame) -> charts.Band | None:
+    base = summary[summary["loss"] == charts.BASELINE_LOSS]
+    if base.empty or pd.isna(base["ci_low"].iloc[0]):
+        return None
+    row = base.iloc[0]
+    label = f"{charts.BASELINE_LOSS}: 95% CI over {int(row['n_seeds'])} seeds"
+    return charts.Band(label, row["test_mean"], row["ci_low"], row["ci_high"])
+
+
+def _best_loss_callout(view: View, summary: pd.DataFrame) -> None:
+    confirmed = summary.dropna(subset=["test_mean"]) if len(summary) else summary
+    if confirmed.empty:
+        search = view.task_runs[
+            (view.task_runs["phase"] == "search") & (view.task_runs["state"] == "complete")
+        ]
+        scores = search[view.val_column].dropna()
+        if scores.empty:
+            st.info(
+                f"No run of task {view.task} has finished yet; the best loss is called out here "
+                "once the confirm runs are done. Press Refresh to load new runs."
+            )
+            return
+        best = search.loc[scores.idxmax() if view.higher_is_better else scores.idxmin()]
+        st.info(
+            "No confirm runs have finished yet (the study is still searching). Best search "
+            f"trial so far: **{best['loss']}** with {charts.metric_label(view.val_column)} "
+            f"{best[view.val_column]:.4f} ({charts.describe_params(best['params'])})."
+        )
+        return
+    ranked = confirmed.sort_values(["rank", "loss"])
+    best = ranked.iloc[0]
+    verdict = report.verdicts(summary)[0].removeprefix(f"{view.task}: ")
+    st.success(f"**Best loss on {view.task}: {best['loss']}**. In words: {verdict}")
+    label = charts.metric_label(view.test_column)
+    columns = st.columns(min(len(ranked), 5))
+    for column, (_, row) in zip(columns, ranked.head(5).iterrows(), strict=False):
+        column.metric(
+            row["loss"],
+            _fmt(row["test_mean"]),
+            delta=None
+            if row["loss"] == best["loss"]
+            else f"{row['test_mean'] - best['test_mean']:+.4f}",
+            delta_color="normal" if view.higher_is_better else "inverse",
+            help=f"{label}, mean over {int(row['n_seeds'])} seed(s); rank {row['rank']:g}",
+        )
+
+
+# --- Trade-off ------------------------------------------------------------------------------
+
+
+def render_tradeoff(view: View) -> None:
+    """Score against training throughput per run, with the Pareto front of the shown runs."""
+    left, right = st.columns(2)
+    split = left.radio(
+        "Score on",
+        ("validation", "test"),
+        horizontal=True,
+        key="tradeoff_split",
+        help="Validation scores exist for every run; test scores for the confirm runs.",
+    )
+    phases = right.multiselect(
+        "Phases", ["search", "confirm"], default=["search", "confirm"], key="tradeoff_phases"
+    )
+    metric = view.val_column if split == "validation" else view.test_column
+    runs = view.task_runs[
+        (view.task_runs["state"] == "complete") & view.task_runs["phase"].isin(phases)
+    ]
+    points = runs.dropna(subset=[metric, "train_throughput"])
+    front = _data.pareto_runs(points, metric, view.higher_is_better)
+    _chart(charts.tradeoff_figure(points, metric=metric, front=front), key="tradeoff_chart")
+    if points.empty:
+        st.info("No complete runs with this score yet; try the validation split or Refresh.")
+        return
+    st.caption(
+        f"{len(points)} complete runs; circles are search trials, diamonds confirm runs. "
+        f"The dashed staircase joins the {len(front)} run(s) no other run beats on both "
+        "score and throughput."
+    )
+    shown = front[["run_id", "loss", "phase", "seed", "params", metric, "train_throughput"]]
+    with st.expander("Runs on the Pareto front"):
+        st.dataframe(shown, hide_index=True, width="stretch", key="tradeoff_front")
+
+
+# --- Sensitivity ----------------------------------------------------------------------------
+
+
+def render_sensitivity(view: View) -> None:
+    """Score against each tuned hyperparameter, a heat map for two, and Optuna's importances."""
+    search = view.task_runs[
+        (view.task_runs["phase"] == "search") & (view.task_runs["state"] == "complete")
+    ]
+    params = charts.tuned_params(search)
+    if not params:
+        st.info(
+            f"No tuned hyperparameter varies across the complete search runs of task "
+            f"{view.task} yet."
+        )
+    else:
+        param = st.selectbox(
+            "Hyperparameter", params, key="sensitivity_param", format_func=charts.metric_label
+        )
+        band = _data.baseline_band(view.storage, view.study, view.task, view.val_column)
+        _chart(
+            charts.sensitivity_figure(search, param=param, metric=view.val_column, baseline=band),
+            key="sensitivity_chart",
+        )
+        if band is not None:
+            st.caption(f"Grey band: {band.label}.")
+        summary = _data.sensitivity_table(view.storage, view.study, view.task, view.metric)
+        if not summary.empty:
+            st.dataframe(summary, hide_index=True, width="stretch", key="sensitivity_summary")
+    two_param = [loss for loss in charts.ordered_losses(search["loss"]) if len(
+        charts.tuned_params(search, loss)) >= 2]  # fmt: skip
+    if two_param:
+        st.subheader("Two parameters at once")
+        loss = st.selectbox("Loss", two_param, key="heatmap_loss")
+        pair = charts.tuned_params(search, loss)[:2]
+        _chart(
+            charts.sensitivity_heatmap(
+                search, loss=loss, params=(pair[0], pair[1]), metric=view.val_column
+            ),
+            key="sensitivity_heatmap",
+        )
+    st.subheader("Parameter importances")
+    importances = _data.importances(view.storage, view.study, view.task)
+    values = importances.dropna(subset=["param", "importance"])
+    _chart(charts.importance_figure(values), key="importance_chart")
+    for loss, note in importances[importances["param"].isna()][["loss", "note"]].to_numpy():
+        st.caption(f"{loss}: {note}")
+
+
+# --- Runs -----------------------------------------------------------------------------------
+
+
+def render_runs(view: View) -> None:
+    """A filterable table of the task's runs, their learning curves, and a CSV of the table."""
+    runs = view.task_runs
+    a, b, c = st.columns(3)
+    losses = a.multiselect(
+        "Loss", charts.ordered_losses(runs["loss"]), key="runs_loss", placeholder="all losses"
+    )
+    phases = b.multiselect("Phase", ["search", "confirm"], key="runs_phase", placeholder="all")
+    states = c.multiselect(
+        "State", ["complete", "running", "pruned", "failed"], key="runs_state", placeholder="all"
+    )
+    shown = runs
+    if losses:
+        shown = shown[shown["loss"].isin(losses)]
+    if phases:
+        shown = shown[shown["phase"].isin(phases)]
+    if states:
+        shown = shown[shown["state"].isin(states)]
+    columns = [c for c in _RUN_COLUMNS if c in shown.columns]
+    columns += [c for c in shown.columns if c.startswith("param_")]
+    table = shown[columns].sort_values("run_id")
+    st.dataframe(table, hide_index=True, width="stretch", key="runs_table")
+    st.download_button(
+        f"Download these {len(table)} runs as CSV",
+        table.to_csv(index=False).encode(),
+        file_name=f"{view.study}-{view.task}-runs.csv".replace("/", "_"),
+        mime="text/csv",
+        key="runs_csv",
+    )
+    st.subheader("Learning curves")
+    ids = table["run_id"].tolist()
+    default = _default_curves(table)
+    selected = st.multiselect(
+        "Runs", ids, default=default, key="curve_runs", format_func=_run_label(table)
+    )
+    value = st.selectbox("Value", _CURVE_VALUES, key="curve_value", format_func=charts.metric_label)
+    epochs = _data.task_epochs(view.storage, view.study, view.task)
+    epochs = epochs[epochs["run_id"].isin(selected)]
+    _chart(
+        charts.learning_curves_figure(epochs, table[table["run_id"].isin(selected)], value=value),
+        key="curves_chart",
+    )
+
+
+def _default_curves(table: pd.DataFrame, limit: int = 8) -> list[int]:
+    """One run per loss to compare: its first confirm run, else its best-scoring search run."""
+    chosen = []
+    for loss in charts.ordered_losses(table["loss"]):
+        runs = table[table["loss"] == loss]
+        confirm = runs[runs["phase"] == "confirm"].sort_values("seed")
+        pick = confirm if len(confirm) else runs.sort_values("val_accuracy", ascending=False)
+        chosen.append(int(pick["run_id"].iloc[0]))
+    return chosen[:limit]
+
+
+def _run_label(table: pd.DataFrame):
+    info = table.set_index("run_id")
+
+    def label(run_id: int) -> str:
+        row = info.loc[run_id]
+        return f"#{run_id} {row['loss']} {row['phase']} seed {row['seed']}"
+
+    return label
+
+
+# --- Across tasks ---------------------------------------------------------------------------
+
+
+def render_across_tasks(view: View) -> None:
+    """Average rank of each loss over the study's tasks, the Friedman test and Nemenyi pairs."""
+    summary = _data.study_summary(view.storage, view.study, view.metric)
+    scores = summary.pivot_table(index="task", columns="loss", values="test_mean")
+    label = charts.metric_label(view.test_column)
+    if scores.empty:
+        st.info("No task has complete confirm runs yet; ranks appear once they finish.")
+        return
+    st.markdown(f"Mean {label} over seeds, per task (rows) and loss (columns):")
+    scores = scores[charts.ordered_losses(scores.columns)].rename_axis(columns=None)
+    st.dataframe(scores, width="stretch", key="across_scores")
+    result = _data.ranking(view.storage, view.study, view.metric)
+    ranks = result.average_ranks.rename("average_rank").rename_axis("loss").reset_index()
+    _chart(
+        charts.average_rank_figure(ranks, critical_difference=result.critical_difference),
+        key="ranks_chart",
+    )
+    if math.isfinite(result.statistic):
+        verdict = "the losses differ" if result.p_value < result.alpha else "no loss stands out"
+        st.markdown(
+            f"**Friedman test** over {len(result.tasks)} tasks and {len(result.losses)} losses: "
+            f"χ² = {result.statistic:.3f}, p = {result.p_value:.3g} "
+            f"(Iman–Davenport F = {result.iman_davenport:.3f}, p = "
+            f"{result.iman_davenport_p:.3g}): {verdict} at α = {result.alpha}. "
+            f"Nemenyi critical difference: {result.critical_difference:.3f}."
+        )
+        st.markdown("**Nemenyi post-hoc**: pairs whose average ranks differ beyond it.")
+        st.dataframe(result.pairwise, hide_index=True, width="stretch", key="across_pairs")
+    if result.note:
+        st.info(f"Note: {result.note}.")

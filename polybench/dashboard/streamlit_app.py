@@ -1,0 +1,5 @@
+"""Entry script of the dashboard, run by `streamlit run` (see `polybench dashboard`)."""
+
+from polybench.dashboard.page import render
+
+render()

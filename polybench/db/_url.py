@@ -1,0 +1,146 @@
+"""Storage URLs: which database to use, how to show it safely, and how to connect to it.
+
+`--storage URL`, else the environment variable `POLYBENCH_STORAGE`, else `sqlite:///polybench.db`
+in the working directory. Plain `postgresql://` URLs are mapped to psycopg 3
+(`postgresql+psycopg://`), so polybench and Optuna get the same, working URL.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+from polybench.db._errors import StorageError
+
+STORAGE_ENV = "POLYBENCH_STORAGE"
+DEFAULT_STORAGE_URL = "sqlite:///polybench.db"
+SUPPORTED_BACKENDS = ("sqlite", "postgresql")
+SQLITE_BUSY_TIMEOUT_S = 30.0
+POSTGRES_CONNECT_TIMEOUT_S = 10
+# Engine execution option: the store's write transactions take SQLite's write lock at BEGIN.
+WRITE_OPTION = "polybench_write"
+
+_DRIVER_ALIASES = {"postgresql": "postgresql+psycopg", "postgres": "postgresql+psycopg"}
+# user:password@ in a string that SQLAlchemy cannot parse (scheme typos included)
+_PASSWORD_IN_URL = re.compile(r"(?P<head>(?:^|[/\s])[^:/@\s]*:)(?P<password>[^@\s]*)(?P<tail>@)")
+_EXAMPLES = "sqlite:///polybench.db or postgresql://user:password@host:5432/dbname"
+
+
+def resolve_storage_url(url: str | None = None) -> str:
+    """The SQLAlchemy URL to use: `url`, else `$POLYBENCH_STORAGE`, else the local SQLite file.
+
+    >>> resolve_storage_url("postgresql://postgres@127.0.0.1:5432/test")
+    'postgresql+psycopg://postgres@127.0.0.1:5432/test'
+    """
+    chosen = (url or "").strip() or os.environ.get(STORAGE_ENV, "").strip()
+    return sqlalchemy_url(chosen or DEFAULT_STORAGE_URL)
+
+
+def sqlalchemy_url(url: str) -> str:
+    """`url` with `postgresql://` (and `postgres://`) mapped to psycopg 3; raises StorageError
+    with one clear line if it cannot be parsed."""
+    parsed = parse_url(url)
+    driver = _DRIVER_ALIASES.get(parsed.drivername)
+    if driver is None:
+        return url
+    return parsed.set(drivername=driver).render_as_string(hide_password=False)
+
+
+def parse_url(url: str) -> URL:
+    """The parsed SQLAlchemy URL, or StorageError naming the (password-hidden) URL."""
+    try:
+        return make_url(url)
+    except (ArgumentError, ValueError) as error:
+        raise StorageError(
+            f"cannot parse storage URL {display_url(url)!r}: {one_line(error)}; "
+            f"expected for example {_EXAMPLES}"
+        ) from None
+
+
+def display_url(url: str) -> str:
+    """`url` with any password replaced by `***`, safe to print and log."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        return _PASSWORD_IN_URL.sub(r"\g<head>***\g<tail>", url)
+
+
+def one_line(error: BaseException, url: str | None = None) -> str:
+    """The driver's reason for `error` on one line, without any password in `url`."""
+    reason = str(getattr(error, "orig", None) or error)
+    reason = reason.split("\n(Background on this error", 1)[0]
+    reason = " ".join(reason.split())
+    if url is not None:
+        password = _password(url)
+        if password:
+            reason = reason.replace(password, "***")
+    return reason or type(error).__name__
+
+
+def storage_error(url: str, action: str, error: BaseException) -> StorageError:
+    """A one-line StorageError: `cannot <action> <url>: <driver's reason>`."""
+    return StorageError(f"cannot {action} {display_url(url)}: {one_line(error, url)}")
+
+
+def create_storage_engine(url: str) -> Engine:
+    """An Engine for `url`, set up for several writers.
+
+    SQLite: WAL journal, a 30 s busy timeout and foreign keys on every connection; transactions
+    opened through `engine.execution_options(polybench_write=True)` start with
+    `BEGIN IMMEDIATE`, so a writer waits for the lock instead of failing half way.
+    PostgreSQL: psycopg 3 with a connect timeout and pre-ping.
+    """
+    parsed = parse_url(sqlalchemy_url(url))
+    backend = parsed.get_backend_name()
+    if backend not in SUPPORTED_BACKENDS:
+        raise StorageError(
+            f"cannot use storage {display_url(url)!r}: backend {backend!r} is not supported; "
+            f"polybench stores results in {' or '.join(SUPPORTED_BACKENDS)} "
+            f"(for example {_EXAMPLES})"
+        )
+    options: dict[str, Any] = {}
+    if backend == "sqlite":
+        options["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False}
+    else:
+        options["pool_pre_ping"] = True
+        if "connect_timeout" not in parsed.query:
+            options["connect_args"] = {"connect_timeout": POSTGRES_CONNECT_TIMEOUT_S}
+    try:
+        engine = create_engine(parsed, **options)
+    except (ArgumentError, NoSuchModuleError, ImportError) as error:
+        raise storage_error(url, "open storage", error) from None
+    if backend == "sqlite":
+        _configure_sqlite(engine)
+    return engine
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    # SQLAlchemy's documented recipe: the driver emits no BEGIN of its own, we emit it, so DDL
+    # is transactional and writers can ask for the write lock up front.
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        write = connection.get_execution_options().get(WRITE_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def _password(url: str) -> str | None:
+    try:
+        return make_url(url).password  # type: ignore[return-value]
+    except (ArgumentError, ValueError):
+        match = _PASSWORD_IN_URL.search(url)
+        return match.group("password") if match else None

@@ -1,0 +1,248 @@
+"""Plain-function forms of every registered loss, for users who want no module.
+
+Each function validates its hyperparameters against the same declarations as the module of the
+same name (`polybench.losses.LOSSES[name].hyperparams`) and computes the same value:
+`functional.poly1_cross_entropy(z, y, epsilon=2.0) == build_loss("poly1_cross_entropy",
+epsilon=2.0)(z, y)`. Shapes: logits `(N, C)` or `(N, C, d1, ...)`; target `(N, d1, ...)` class
+indices or float `(N, C, d1, ...)` (one-hot, soft, multi-hot for the sigmoid family).
+
+PolyLoss: Leng et al., "PolyLoss: A Polynomial Expansion Perspective of Classification Loss
+Functions", ICLR 2022 (eps = 2 on ImageNet, eps = -1 with focal loss for detection, eps >= -1).
+Focal loss: Lin et al., "Focal Loss for Dense Object Detection", ICCV 2017.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from polybench.losses import _sigmoid, _softmax
+from polybench.losses._params import clean_params
+from polybench.losses._registry import LOSSES
+
+Tensor = torch.Tensor
+ClassValues = Tensor | Sequence[float] | None
+
+__all__ = [
+    "cross_entropy",
+    "focal",
+    "poly1_cross_entropy",
+    "poly1_focal",
+    "poly1_sigmoid_focal",
+    "polyn_cross_entropy",
+    "seed_focal",
+    "seed_poly1_focal",
+    "sigmoid_focal",
+]
+
+
+def _checked(loss: str, **params: Any) -> dict[str, Any]:
+    return clean_params(loss, LOSSES[loss].hyperparams, params)
+
+
+def cross_entropy(
+    logits: Tensor,
+    target: Tensor,
+    *,
+    label_smoothing: float = 0.0,
+    weight: ClassValues = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+) -> Tensor:
+    """Cross-entropy; the same value and gradient as `torch.nn.functional.cross_entropy`."""
+    p = _checked(
+        "cross_entropy",
+        label_smoothing=label_smoothing,
+        weight=weight,
+        ignore_index=ignore_index,
+        reduction=reduction,
+    )
+    return _softmax.cross_entropy(logits, target, **p)
+
+
+def poly1_cross_entropy(
+    logits: Tensor,
+    target: Tensor,
+    epsilon: float = 1.0,
+    *,
+    label_smoothing: float = 0.0,
+    weight: ClassValues = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+) -> Tensor:
+    """Poly-1 cross-entropy `CE + eps * (1 - p_t)`; eps = 0 is cross-entropy."""
+    p = _checked(
+        "poly1_cross_entropy",
+        epsilon=epsilon,
+        label_smoothing=label_smoothing,
+        weight=weight,
+        ignore_index=ignore_index,
+        reduction=reduction,
+    )
+    return _softmax.poly1_cross_entropy(logits, target, **p)
+
+
+def polyn_cross_entropy(
+    logits: Tensor,
+    target: Tensor,
+    epsilons: Sequence[float] = (1.0,),
+    *,
+    label_smoothing: float = 0.0,
+    weight: ClassValues = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+) -> Tensor:
+    """Poly-N cross-entropy `CE + sum_{j=1..N} eps_j (1 - p_t)^j`."""
+    p = _checked(
+        "polyn_cross_entropy",
+        epsilons=epsilons,
+        label_smoothing=label_smoothing,
+        weight=weight,
+        ignore_index=ignore_index,
+        reduction=reduction,
+    )
+    return _softmax.polyn_cross_entropy(logits, target, **p)
+
+
+def focal(
+    logits: Tensor,
+    target: Tensor,
+    gamma: float = 2.0,
+    *,
+    alpha: ClassValues = None,
+    label_smoothing: float = 0.0,
+    weight: ClassValues = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+) -> Tensor:
+    """Softmax focal loss `-alpha_t (1 - p_t)^gamma log p_t`; gamma = 0, alpha None is CE."""
+    p = _checked(
+        "focal",
+        gamma=gamma,
+        alpha=alpha,
+        label_smoothing=label_smoothing,
+        weight=weight,
+        ignore_index=ignore_index,
+        reduction=reduction,
+    )
+    return _softmax.focal(logits, target, **p, loss="focal")
+
+
+def poly1_focal(
+    logits: Tensor,
+    target: Tensor,
+    epsilon: float = 1.0,
+    gamma: float = 2.0,
+    *,
+    alpha: ClassValues = None,
+    label_smoothing: float = 0.0,
+    weight: ClassValues = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+) -> Tensor:
+    """Softmax Poly-1 focal loss `focal + eps * (1 - p_t)^(gamma + 1)`."""
+    p = _checked(
+        "poly1_focal",
+        epsilon=epsilon,
+        gamma=gamma,
+        alpha=alpha,
+        label_smoothing=label_smoothing,
+        weight=weight,
+        ignore_index=ignore_index,
+        reduction=reduction,
+    )
+    return _softmax.focal(logits, target, **p, loss="poly1_focal")
+
+
+def sigmoid_focal(
+    logits: Tensor,
+    target: Tensor,
+    gamma: float = 2.0,
+    *,
+    alpha: float | None = 0.25,
+    weight: ClassValues = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+) -> Tensor:
+    """Sigmoid focal loss summed over classes (`torchvision.ops.sigmoid_focal_loss(...).sum(1)`)."""
+    p = _checked(
+        "sigmoid_focal",
+        gamma=gamma,
+        alpha=alpha,
+        weight=weight,
+        ignore_index=ignore_index,
+        reduction=reduction,
+    )
+    return _sigmoid.sigmoid_focal(logits, target, **p, loss="sigmoid_focal")
+
+
+def poly1_sigmoid_focal(
+    logits: Tensor,
+    target: Tensor,
+    epsilon: float = 1.0,
+    gamma: float = 2.0,
+    *,
+    alpha: float | None = 0.25,
+    weight: ClassValues = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+) -> Tensor:
+    """The paper's Poly-1 focal loss: sigmoid focal + `sum_c eps * (1 - s_t)^(gamma + 1)`."""
+    p = _checked(
+        "poly1_sigmoid_focal",
+        epsilon=epsilon,
+        gamma=gamma,
+        alpha=alpha,
+        weight=weight,
+        ignore_index=ignore_index,
+        reduction=reduction,
+    )
+    return _sigmoid.sigmoid_focal(logits, target, **p, loss="poly1_sigmoid_focal")
+
+
+def seed_focal(
+    logits: Tensor,
+    target: Tensor,
+    gamma: float = 2.0,
+    *,
+    alpha: float = 0.25,
+    weight: ClassValues = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+) -> Tensor:
+    """The blog's softmax focal loss (alpha for class 0, 1 - alpha for every other class)."""
+    p = _checked(
+        "seed_focal",
+        gamma=gamma,
+        alpha=alpha,
+        weight=weight,
+        ignore_index=ignore_index,
+        reduction=reduction,
+    )
+    return _softmax.seed_focal(logits, target, **p, loss="seed_focal")
+
+
+def seed_poly1_focal(
+    logits: Tensor,
+    target: Tensor,
+    epsilon: float = 1.0,
+    gamma: float = 2.0,
+    *,
+    alpha: float = 0.25,
+    weight: ClassValues = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+) -> Tensor:
+    """The blog's Poly-1 focal: `seed_focal + eps * mean_c (1 - s_t)^(gamma + 1)` (sigmoid)."""
+    p = _checked(
+        "seed_poly1_focal",
+        epsilon=epsilon,
+        gamma=gamma,
+        alpha=alpha,
+        weight=weight,
+        ignore_index=ignore_index,
+        reduction=reduction,
+    )
+    return _softmax.seed_focal(logits, target, **p, loss="seed_poly1_focal")

@@ -1,0 +1,82 @@
+"""The model registry: `ModelSpec`, `MODELS` and `build_model`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from torch import nn
+
+from polybench.tasks import Option, TaskData, validate_options
+from polybench.tasks._options import closest
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model users pick by name: `build(task, options)` makes it for a task of `kind`."""
+
+    name: str
+    kind: str
+    summary: str
+    build: Callable[[TaskData, Mapping[str, Any]], nn.Module]
+    options: tuple[Option, ...] = ()
+
+
+MODELS: dict[str, ModelSpec] = {}
+
+
+def register(spec: ModelSpec) -> ModelSpec:
+    """Add a model to `MODELS`."""
+    if spec.name in MODELS:
+        raise ValueError(f"model {spec.name!r} is registered twice")
+    MODELS[spec.name] = spec
+    return spec
+
+
+def get_model_spec(name: str) -> ModelSpec:
+    """The registered model `name`; ValueError with the closest names when unknown."""
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise ValueError(
+            f"Unknown model {name!r}; available: {', '.join(sorted(MODELS))}."
+            + closest(name, sorted(MODELS))
+        ) from None
+
+
+def validate_model(name: str, task: TaskData, options: Mapping[str, Any]) -> dict[str, Any]:
+    """Check that model `name` suits `task`'s input kind and that its options are valid."""
+    spec = get_model_spec(name)
+    if spec.kind != task.kind:
+        fitting = sorted(n for n, s in MODELS.items() if s.kind == task.kind)
+        raise ValueError(
+            f"model {name!r} needs a {spec.kind} task, but task {task.name!r} is {task.kind}; "
+            f"models for {task.kind} tasks: {', '.join(fitting)}."
+        )
+    return validate_options(f"model {name!r}", spec.options, options)
+
+
+def build_model(name: str, task: TaskData, **options: Any) -> nn.Module:
+    """Build model `name` sized for `task` (channels and image size, or vocabulary; classes).
+
+    >>> from polybench.tasks import load_task
+    >>> model = build_model("small_cnn", load_task("digits"))
+    """
+    clean = validate_model(name, task, options)
+    return MODELS[name].build(task, clean)
+
+
+def describe_models() -> list[dict[str, Any]]:
+    """Every registered model as plain values: name, kind, summary, options."""
+    return [
+        {
+            "name": spec.name,
+            "kind": spec.kind,
+            "summary": spec.summary,
+            "options": [
+                {"name": o.name, "describe": o.describe(), "help": o.help} for o in spec.options
+            ],
+        }
+        for spec in MODELS.values()
+    ]

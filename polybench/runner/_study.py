@@ -1,0 +1,295 @@
+"""`run_study` and `study_status`: the runner's public face.
+
+`run_study` validates the study file, records it in the store, starts the workers (this
+process for one, spawned processes for more), shows the live progress table and returns a
+`StudySummary`. Running it again resumes: the workers find the finished slots in Optuna's
+storage and only fill what is missing, so nothing runs twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from polybench.config import StudyConfig, load_study, parse_study
+from polybench.runner._plan import StudyPlan, build_plan
+from polybench.runner._progress import LiveProgress, progress_frame
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+logger = logging.getLogger(__name__)
+
+INTERRUPTED_EXIT_CODE = 130
+
+
+@dataclass(frozen=True)
+class StudySummary:
+    """What a call of `run_study` left in the store.
+
+    `runs_by_state` counts the study's stored runs per state; `complete` says whether every
+    planned run finished (complete, pruned or failed, none still to run). `table` is
+    `polybench.report` 's summary (one row per task and loss) and `progress` the per-(task, loss)
+    counts of `progress_frame`. `worker_exit_codes` lists the exit codes of spawned workers.
+    """
+
+    study: str
+    storage: str
+    plan: StudyPlan
+    dry_run: bool = False
+    interrupted: bool = False
+    wall_time: float = 0.0
+    runs_by_state: dict[str, int] = field(default_factory=dict)
+    progress: pd.DataFrame | None = None
+    table: pd.DataFrame | None = None
+    worker_exit_codes: tuple[int, ...] = ()
+
+    @property
+    def planned_runs(self) -> int:
+        return self.plan.planned_runs
+
+    @property
+    def stored_runs(self) -> int:
+        return sum(self.runs_by_state.values())
+
+    @property
+    def complete(self) -> bool:
+        if self.progress is None or not len(self.progress):
+            return False
+        frame = self.progress
+        return bool(
+            (frame["search_done"] >= frame["search_planned"]).all()
+            and (frame["confirm_done"] >= frame["confirm_planned"]).all()
+            and (frame["running"] == 0).all()
+        )
+
+
+def run_study(
+    config_or_path: StudyConfig | str | Path,
+    storage: str | None = None,
+    workers: int = 1,
+    dry_run: bool = False,
+    *,
+    console: Console | None = None,
+    progress: bool = True,
+) -> StudySummary:
+    """Run (or resume) a study: search every (task, loss), then confirm over seeds.
+
+    `storage` is a SQLAlchemy URL (else `$POLYBENCH_STORAGE`, else `sqlite:///polybench.db`);
+    `workers` worker processes share it on this machine, and the same call on other machines
+    with the same PostgreSQL URL shares the work with them. `dry_run` only validates and plans.
+    Ctrl-C (SIGINT) or SIGTERM stops cleanly: the trial in progress is recorded as interrupted
+    and queued again, and the next call resumes.
+
+    >>> summary = run_study("studies/quickstart.yaml", "sqlite:///demo.db")  # doctest: +SKIP
+    >>> summary.stored_runs == summary.planned_runs                           # doctest: +SKIP
+    True
+    """
+    from polybench.db import display_url, open_store, resolve_storage_url
+    from polybench.runner._worker import Interrupts, Worker, open_optuna_storage
+
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
+    config = (
+        config_or_path if isinstance(config_or_path, StudyConfig) else load_study(config_or_path)
+    )
+    plan = build_plan(config)
+    url = resolve_storage_url(storage)
+    if dry_run:
+        return StudySummary(study=config.name, storage=display_url(url), plan=plan, dry_run=True)
+
+    started = time.monotonic()
+    store = open_store(url)
+    try:
+        store.ensure_study(config.name, config.text or config.model_dump_json())
+        # Creating Optuna's tables once here keeps parallel workers from racing to do it.
+        optuna_storage = open_optuna_storage(url, config, store)
+        interrupts = Interrupts()
+        previous = _handlers()
+        interrupts.install()
+        codes: tuple[int, ...] = ()
+        live = (
+            LiveProgress(lambda: store.runs(study=config.name), plan, _console(console), workers)
+            if progress
+            else None
+        )
+        try:
+            if live is not None:
+                live.__enter__()
+            try:
+                if workers == 1:
+                    Worker(plan, store, optuna_storage, interrupts=interrupts).run()
+                else:
+                    codes = _run_processes(config, url, workers, interrupts)
+            finally:
+                if live is not None:
+                    live.__exit__(None, None, None)
+        finally:
+            _restore(previous)
+        runs = store.runs(study=config.name)
+        return StudySummary(
+            study=config.name,
+            storage=display_url(url),
+            plan=plan,
+            interrupted=interrupts.requested,
+            wall_time=time.monotonic() - started,
+            runs_by_state={k: int(v) for k, v in runs["state"].value_counts().items()},
+            progress=progress_frame(runs, plan, workers),
+            table=_summary_table(runs, config),
+            worker_exit_codes=codes,
+        )
+    finally:
+        store.close()
+
+
+def study_status(storage: str | None = None, study: str | None = None) -> pd.DataFrame:
+    """Where studies stand, from any machine that reaches the database.
+
+    Without `study`: one row per study (name, created_at, runs, planned_runs, complete, pruned,
+    failed, running). With `study`: one row per (task, loss) with the columns of
+    `progress_frame` (runs done / planned per phase, running, failed, best value, ETA).
+    """
+    from polybench.db import open_store
+
+    with open_store(storage) as store:
+        studies = store.studies()
+        if study is None:
+            rows = []
+            for record in studies.itertuples(index=False):
+                runs = store.runs(study=record.study)
+                counts = runs["state"].value_counts()
+                rows.append(
+                    {
+                        "study": record.study,
+                        "created_at": record.created_at,
+                        "runs": len(runs),
+                        "planned_runs": _planned(record.config_text),
+                        **{s: int(counts.get(s, 0)) for s in _STATES},
+                    }
+                )
+            columns = ["study", "created_at", "runs", "planned_runs", *_STATES]
+            return pd.DataFrame(rows, columns=columns)
+        match = studies[studies["study"] == study]
+        if not len(match):
+            import difflib
+
+            names = list(studies["study"])
+            near = difflib.get_close_matches(study, names, n=3, cutoff=0.5)
+            hint = f" Did you mean {', '.join(map(repr, near))}?" if near else ""
+            raise ValueError(
+                f"no study {study!r} in {store.display_url}; studies there: "
+                f"{', '.join(names) or '(none)'}.{hint}"
+            )
+        config = parse_study(match.iloc[0]["config_text"], source=f"study {study!r}")
+        return progress_frame(store.runs(study=study), build_plan(config))
+
+
+_STATES = ["complete", "pruned", "failed", "running"]
+
+
+def _planned(config_text: str) -> int | None:
+    try:
+        return build_plan(parse_study(config_text)).planned_runs
+    except Exception:  # a study file from another polybench version
+        return None
+
+
+def _summary_table(runs: pd.DataFrame, config: StudyConfig) -> pd.DataFrame | None:
+    from polybench import stats
+    from polybench.report import summarize
+
+    bare = config.search.objectives[0].removeprefix("val_")
+    metric = bare if bare in stats.METRICS else "accuracy"
+    finished = runs[runs["state"] != "running"]
+    if not len(finished):
+        return None
+    try:
+        return summarize(finished, metric=metric)
+    except Exception as error:  # the summary must never hide the runs that were stored
+        logger.warning("summary table unavailable: %s", error)
+        return None
+
+
+def _console(console: Console | None) -> Console:
+    if console is not None:
+        return console
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def _handlers() -> dict[int, Any]:
+    return {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+
+def _restore(handlers: dict[int, Any]) -> None:
+    for sig, handler in handlers.items():
+        with contextlib.suppress(ValueError, TypeError):
+            signal.signal(sig, handler)
+
+
+def _run_processes(config: StudyConfig, url: str, workers: int, interrupts: Any) -> tuple[int, ...]:
+    """Start `workers` worker processes and wait for them; forward a stop request once."""
+    context = multiprocessing.get_context("spawn")
+    threads = config.threads or max(1, (os.cpu_count() or 1) // workers)
+    processes = [
+        context.Process(
+            target=worker_process,
+            args=(config.text, config.source, url, index, threads),
+            name=f"polybench-worker-{index}",
+        )
+        for index in range(workers)
+    ]
+    for process in processes:
+        process.start()
+    forwarded = False
+    while any(p.is_alive() for p in processes):
+        if interrupts.requested and not forwarded:
+            forwarded = True
+            for process in processes:
+                if process.is_alive() and process.pid is not None:
+                    os.kill(process.pid, signal.SIGINT)
+        for process in processes:
+            process.join(timeout=0.2)
+    codes = tuple(int(p.exitcode if p.exitcode is not None else -1) for p in processes)
+    for index, code in enumerate(codes):
+        if code not in (0, INTERRUPTED_EXIT_CODE):
+            logger.warning(
+                "worker %d ended with exit code %d; its trial is retried once its heartbeat "
+                "goes stale (run the study again to finish it)",
+                index,
+                code,
+            )
+    return codes
+
+
+def worker_process(
+    config_text: str, source: str | None, url: str, index: int, threads: int
+) -> None:
+    """Entry point of a spawned worker process."""
+    import sys
+
+    import torch
+
+    from polybench.db import open_store
+    from polybench.runner._worker import Interrupts, Worker, open_optuna_storage
+
+    torch.set_num_threads(threads)
+    logging.basicConfig(level=logging.WARNING, format=f"worker {index}: %(message)s")
+    interrupts = Interrupts()
+    interrupts.install()
+    config = parse_study(config_text, source=source)
+    plan = build_plan(config)
+    with open_store(url) as store:
+        storage = open_optuna_storage(url, config, store)
+        report = Worker(plan, store, storage, worker_index=index, interrupts=interrupts).run()
+    sys.exit(INTERRUPTED_EXIT_CODE if report.interrupted else 0)

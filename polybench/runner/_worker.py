@@ -1,0 +1,482 @@
+"""A worker: takes trials from Optuna's storage until the study's plan is done.
+
+Every worker, in this process or another, on this machine or another, runs the same loop over
+the plan's (task, loss) pairs: run a search trial while the pair's budget has free slots, then,
+once every search slot has finished, enqueue the confirm seeds of the best parameters and run
+those. Trials go through `study.optimize(n_trials=1)` so that Optuna's heartbeats watch them.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import signal
+import time
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import optuna
+from optuna.trial import TrialState
+
+from polybench.config import DIRECTIONS, StudyConfig, TaskSpec
+from polybench.runner import _trials
+from polybench.runner._plan import PairPlan, StudyPlan
+from polybench.runner._registry import PRUNERS, SAMPLERS, SearchContext
+
+if TYPE_CHECKING:
+    from polybench.db import Store
+
+logger = logging.getLogger(__name__)
+
+POLL_SECONDS = 1.0
+
+
+class TrialSkipped(Exception):
+    """The trial's slot was already taken; it stores no run."""
+
+
+class TrialFailed(Exception):
+    """Training raised or diverged; the run is stored as failed with this reason."""
+
+
+class TrialInterrupted(Exception):
+    """The user interrupted the trial; it was queued again for the next run."""
+
+
+class Interrupts:
+    """SIGINT / SIGTERM become a stop request: training is interrupted at once, bookkeeping is
+    not (a signal outside `fitting()` only asks the loop to stop after the current step)."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._fitting = False
+
+    def install(self) -> None:
+        try:
+            signal.signal(signal.SIGINT, self._handle)
+            signal.signal(signal.SIGTERM, self._handle)
+        except ValueError:  # not the main thread: the caller handles interrupts
+            logger.debug("signal handlers not installed (not the main thread)")
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        first = not self.requested
+        self.requested = True
+        if first and self._fitting:
+            raise KeyboardInterrupt
+
+    @contextmanager
+    def fitting(self) -> Iterator[None]:
+        self._fitting = True
+        try:
+            if self.requested:
+                raise KeyboardInterrupt
+            yield
+        finally:
+            self._fitting = False
+
+    def sleep(self, seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while not self.requested and time.monotonic() < end:
+            time.sleep(min(0.1, max(0.0, end - time.monotonic())))
+
+
+@dataclass
+class WorkerReport:
+    """What one worker did: trials it ran and whether it stopped on a request."""
+
+    trials: int = 0
+    interrupted: bool = False
+
+
+def open_optuna_storage(
+    url: str, config: StudyConfig, store: Store | None
+) -> optuna.storages.RDBStorage:
+    """Optuna's RDB storage on polybench's URL, with heartbeats (and retries when `store`)."""
+    import warnings
+
+    kwargs: dict[str, Any] = {}
+    if url.startswith("sqlite"):
+        kwargs["engine_kwargs"] = {"connect_args": {"timeout": 60}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.storages.RDBStorage(
+            url,
+            heartbeat_interval=config.heartbeat.interval_seconds,
+            grace_period=config.heartbeat.grace_seconds,
+            heartbeat_stale_trial_callback=(
+                _trials.StaleTrialHandler(store) if store is not None else None
+            ),
+            **kwargs,
+        )
+
+
+class Worker:
+    """Runs trials of one study plan until nothing is left or a stop is requested."""
+
+    def __init__(
+        self,
+        plan: StudyPlan,
+        store: Store,
+        storage: optuna.storages.BaseStorage,
+        *,
+        worker_index: int = 0,
+        interrupts: Interrupts | None = None,
+        on_trial: Callable[[], None] | None = None,
+    ) -> None:
+        self.plan = plan
+        self.config = plan.config
+        self.store = store
+        self.storage = storage
+        self.worker_index = worker_index
+        self.interrupts = interrupts or Interrupts()
+        self.on_trial = on_trial
+        self.report = WorkerReport()
+        self._studies: dict[str, optuna.Study] = {}
+        self._tasks: dict[str, Any] = {}
+        self._no_best_warned: set[str] = set()
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    def run(self) -> WorkerReport:
+        optuna.logging.set_verbosity(optuna.logging.ERROR)
+        while not self.interrupts.requested:
+            busy = False
+            for pair in self.plan.pairs:
+                outcome = self._step(pair)
+                if outcome == "ran":
+                    break
+                busy = busy or outcome == "busy"
+            else:
+                if not busy:
+                    return self.report
+                self.interrupts.sleep(POLL_SECONDS)
+        self.report.interrupted = True
+        return self.report
+
+    def _step(self, pair: PairPlan) -> str:
+        """Run one trial of `pair` if there is one: 'ran', 'busy' (others hold it) or 'done'."""
+        if not pair.baseline_only:
+            study = self._search_study(pair)
+            counts = _trials.slot_counts(study.get_trials(deepcopy=False))
+            if counts.waiting or counts.used < pair.trials:
+                self._optimize(study, lambda trial: self._search_objective(pair, trial))
+                return "ran"
+            if counts.running:
+                _fail_stale(study)
+                return "busy"
+        if not pair.confirm_seeds:
+            return "done"
+        best = self._best_params(pair)
+        if best is None:
+            return "done"
+        study = self._confirm_study(pair)
+        key = _trials.params_text(best)
+        _trials.enqueue_confirm(study, pair.confirm_seeds, best, key)
+        trials = [
+            t
+            for t in study.get_trials(deepcopy=False)
+            if t.user_attrs.get(_trials.CONFIRM_PARAMS) == key
+        ]
+        counts = _trials.slot_counts(trials)
+        if counts.waiting:
+            self._optimize(study, lambda trial: self._confirm_objective(pair, trial))
+            return "ran"
+        if counts.running:
+            _fail_stale(study)
+            return "busy"
+        return "done"
+
+    def _optimize(self, study: optuna.Study, objective: Callable[[optuna.Trial], Any]) -> None:
+        study.optimize(
+            objective,
+            n_trials=1,
+            catch=(TrialSkipped, TrialFailed, TrialInterrupted),
+            gc_after_trial=False,
+        )
+        self.report.trials += 1
+        if self.on_trial is not None:
+            self.on_trial()
+
+    # -- Optuna studies ------------------------------------------------------------------------
+
+    def _seed(self, name: str) -> int:
+        """A sampler seed that differs per study, worker and resume, yet is reproducible."""
+        base = zlib.crc32(f"{self.config.seed}/{name}".encode())
+        existing = 0
+        try:
+            study_id = self.storage.get_study_id_from_name(name)
+            existing = len(self.storage.get_all_trials(study_id, deepcopy=False))
+        except KeyError:
+            pass
+        return (base + 7919 * self.worker_index + 104729 * existing) % (2**31)
+
+    def _search_study(self, pair: PairPlan) -> optuna.Study:
+        name = pair.search_study
+        if name not in self._studies:
+            search = self.config.search
+            context = SearchContext(
+                seed=self._seed(name),
+                trials=pair.trials,
+                epochs=_max_epochs(pair, self._task(pair.task).defaults.epochs),
+                objectives=len(search.objectives),
+                grid=pair.grid,
+            )
+            has_space = bool(pair.space)
+            sampler_name = search.sampler if has_space else "random"
+            self._studies[name] = optuna.create_study(
+                study_name=name,
+                storage=self.storage,
+                directions=[DIRECTIONS[m] for m in search.objectives],
+                sampler=SAMPLERS[sampler_name](context),
+                pruner=PRUNERS[search.pruner](context),
+                load_if_exists=True,
+            )
+        return self._studies[name]
+
+    def _confirm_study(self, pair: PairPlan) -> optuna.Study:
+        name = pair.confirm_study
+        if name not in self._studies:
+            metric = _test_metric(self.config.search.objectives[0])
+            self._studies[name] = optuna.create_study(
+                study_name=name,
+                storage=self.storage,
+                direction=DIRECTIONS.get(metric.replace("test_", "val_"), "maximize"),
+                sampler=optuna.samplers.RandomSampler(seed=self._seed(name)),
+                load_if_exists=True,
+            )
+        return self._studies[name]
+
+    def _best_params(self, pair: PairPlan) -> dict[str, Any] | None:
+        if pair.baseline_only:
+            return {}
+        study = self._search_study(pair)
+        complete = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
+        if not complete:
+            if pair.search_study not in self._no_best_warned:
+                self._no_best_warned.add(pair.search_study)
+                logger.warning(
+                    "%s: no search trial completed, so there is nothing to confirm",
+                    pair.search_study,
+                )
+            return None
+        sign = 1.0 if DIRECTIONS[self.config.search.objectives[0]] == "maximize" else -1.0
+        best = max(complete, key=lambda t: (sign * t.values[0], -t.number))
+        return dict(best.params)
+
+    # -- objectives ----------------------------------------------------------------------------
+
+    def _search_objective(self, pair: PairPlan, trial: optuna.Trial) -> Any:
+        if _trials.ORIGIN not in trial.user_attrs:
+            trials = trial.study.get_trials(deepcopy=False)
+            if _trials.over_budget(trials, trial._trial_id, pair.trials):
+                trial.set_user_attr(_trials.SKIPPED, "the budget was filled by another worker")
+                raise TrialSkipped
+        values = {param.name: param.suggest(trial) for param in pair.space}
+        loss_params, settings = pair.split(values)
+        search = self.config.search
+        return self._train(
+            pair,
+            trial,
+            phase="search",
+            loss_params=loss_params,
+            settings=settings,
+            seed=self.config.seed,
+            prune=not search.multi_objective and search.pruner != "none",
+        )
+
+    def _confirm_objective(self, pair: PairPlan, trial: optuna.Trial) -> Any:
+        if _trials.ORIGIN not in trial.user_attrs:
+            frozen = self.storage.get_trial(trial._trial_id)
+            if _trials.duplicate_confirm(trial.study.get_trials(deepcopy=False), frozen):
+                trial.set_user_attr(_trials.SKIPPED, "this confirm seed was enqueued twice")
+                raise TrialSkipped
+        values = {param.name: param.suggest(trial) for param in pair.space}
+        loss_params, settings = pair.split(values)
+        return self._train(
+            pair,
+            trial,
+            phase="confirm",
+            loss_params=loss_params,
+            settings=settings,
+            seed=int(trial.user_attrs[_trials.CONFIRM_SEED]),
+            prune=False,
+        )
+
+    def _train(
+        self,
+        pair: PairPlan,
+        trial: optuna.Trial,
+        *,
+        phase: str,
+        loss_params: dict[str, Any],
+        settings: dict[str, Any],
+        seed: int,
+        prune: bool,
+    ) -> Any:
+        from polybench.train import fit
+
+        task = self._task(pair.task)
+        options = _training_options(pair.task, settings)
+        run_id = self.store.start_run(
+            study=self.config.name,
+            task=pair.task.task,
+            model=pair.model,
+            loss=pair.loss.loss,
+            params={**loss_params, **settings},
+            seed=seed,
+            phase=phase,
+            optuna_study=trial.study.study_name,
+            trial_number=int(trial.user_attrs.get(_trials.ORIGIN, trial.number)),
+            environment=_environment(self.config.device),
+        )
+        trial.set_user_attr(_trials.RUN_ID, run_id)
+        objectives = self.config.search.objectives
+        progress_metric = "val_loss" if DIRECTIONS[objectives[0]] == "minimize" else "val_accuracy"
+
+        def on_epoch(record: Any) -> bool:
+            self.store.record_epoch(
+                run_id,
+                record.epoch,
+                record.train_loss,
+                record.val_loss,
+                record.val_accuracy,
+                record.lr,
+                record.seconds,
+                record.train_throughput,
+            )
+            if not prune:
+                return False
+            value = getattr(record, progress_metric)
+            if value is None or not math.isfinite(value):
+                return False
+            trial.report(float(value), record.epoch)
+            return trial.should_prune()
+
+        try:
+            with self.interrupts.fitting():
+                result = fit(
+                    task,
+                    pair.model,
+                    pair.loss.loss,
+                    loss_params,
+                    seed=seed,
+                    device=self.config.device,
+                    threads=self.config.threads,
+                    on_epoch=on_epoch,
+                    **options,
+                )
+        except KeyboardInterrupt:
+            self._finish_failed(run_id, "interrupted by the user; runs again on resume")
+            _trials.requeue(trial.study, self.storage.get_trial(trial._trial_id), lost_worker=False)
+            raise TrialInterrupted from None
+        except Exception as error:
+            reason = f"{type(error).__name__}: {error}"
+            logger.warning("%s trial %d failed: %s", trial.study.study_name, trial.number, reason)
+            self._finish_failed(run_id, reason)
+            trial.set_user_attr("failure_reason", reason)
+            raise TrialFailed(reason) from None
+
+        metrics = dict(result.metrics)
+        state, reason = result.state, result.failure_reason
+        if phase == "search":
+            wanted = [m for m in objectives if m != "train_throughput"]
+        else:
+            wanted = [_test_metric(objectives[0])]
+        if state == "complete" and any(
+            metrics.get(m) is None or not math.isfinite(metrics[m]) for m in wanted
+        ):
+            state, reason = "failed", f"the objective is not finite: {metrics}"
+        self.store.finish_run(
+            run_id,
+            state=state,
+            failure_reason=reason,
+            metrics=metrics,
+            train_throughput=result.train_throughput,
+            eval_throughput=result.eval_throughput,
+            wall_time=result.wall_time,
+            epochs_done=result.epochs_done,
+        )
+        trial.set_user_attr("train_throughput", result.train_throughput)
+        if state == "pruned":
+            raise optuna.TrialPruned(f"pruned after epoch {result.epochs_done}")
+        if state != "complete":
+            trial.set_user_attr("failure_reason", reason)
+            raise TrialFailed(reason or "training failed")
+        if phase == "confirm":
+            return metrics[wanted[0]]
+        values = [
+            result.train_throughput if m == "train_throughput" else metrics[m] for m in objectives
+        ]
+        return values[0] if len(values) == 1 else values
+
+    def _finish_failed(self, run_id: int, reason: str) -> None:
+        self.store.finish_run(
+            run_id,
+            state="failed",
+            failure_reason=reason,
+            metrics={},
+            train_throughput=None,
+            eval_throughput=None,
+            wall_time=None,
+            epochs_done=0,
+        )
+
+    def _task(self, spec: TaskSpec) -> Any:
+        if spec.task not in self._tasks:
+            from polybench.tasks import load_task
+
+            options = spec.options
+            options.setdefault("data_seed", self.config.seed)
+            self._tasks[spec.task] = load_task(spec.task, **options)
+        return self._tasks[spec.task]
+
+
+def _training_options(spec: TaskSpec, settings: dict[str, Any]) -> dict[str, Any]:
+    """Keyword arguments of `fit` from the task entry, overridden by tuned settings."""
+    options: dict[str, Any] = {
+        "epochs": spec.epochs,
+        "batch_size": spec.batch_size,
+        "optimizer": spec.optimizer.name,
+        "lr": spec.optimizer.lr,
+        "weight_decay": spec.optimizer.weight_decay,
+        "schedule": spec.schedule,
+        "model_params": dict(spec.model_options) or None,
+    }
+    options.update(settings)
+    return {name: value for name, value in options.items() if value is not None}
+
+
+def _max_epochs(pair: PairPlan, default: int) -> int:
+    for param in pair.space:
+        if param.name == "epochs" and param.range.values is None:
+            return int(param.range.high or default)
+        if param.name == "epochs":
+            return int(max(param.range.numbers() or [default]))
+    return pair.task.epochs or default
+
+
+def _test_metric(metric: str) -> str:
+    """The test-split metric that scores a confirm run for the search `metric`."""
+    candidate = metric.replace("val_", "test_")
+    return (
+        candidate
+        if candidate in {"test_macro_f1", "test_balanced_accuracy", "test_ece"}
+        else ("test_accuracy")
+    )
+
+
+def _environment(device: str) -> Any:
+    from polybench.train import environment, resolve_device
+
+    return environment(resolve_device(device))
+
+
+def _fail_stale(study: optuna.Study) -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)

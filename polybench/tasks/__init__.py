@@ -1,0 +1,47 @@
+"""Classification tasks users pick by name: `TASKS` registry and `load_task`.
+
+A task yields train / validation / test splits (fixed by `data_seed`; stratified where the data
+set has no official split), its number of classes, its input kind (image or text) and class
+names. Every task accepts `subsample` and `imbalance` (long-tailed training split); text tasks
+accept tokenizer options. See `polybench tasks` for the list with options.
+
+>>> from polybench.tasks import load_task
+>>> task = load_task("digits", data_seed=0)
+>>> task.kind, task.num_classes, tuple(task.train.x.shape[1:])
+('image', 10, (1, 8, 8))
+"""
+
+from polybench.tasks import _builtin, _files, _torchvision  # noqa: F401  (registers tasks)
+from polybench.tasks._data import Split, TaskData, TrainDefaults, long_tail_counts
+from polybench.tasks._options import Option, validate_options
+from polybench.tasks._registry import (
+    TASKS,
+    TaskSpec,
+    clear_cache,
+    describe_tasks,
+    get_task_spec,
+    load_task,
+    register,
+    validate_task_options,
+)
+from polybench.tasks._text import SPECIALS, TOKENIZERS, tokenize
+
+__all__ = [
+    "SPECIALS",
+    "TASKS",
+    "TOKENIZERS",
+    "Option",
+    "Split",
+    "TaskData",
+    "TaskSpec",
+    "TrainDefaults",
+    "clear_cache",
+    "describe_tasks",
+    "get_task_spec",
+    "load_task",
+    "long_tail_counts",
+    "register",
+    "tokenize",
+    "validate_options",
+    "validate_task_options",
+]

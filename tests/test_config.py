@@ -1,0 +1,215 @@
+"""Study files: every kind of bad input names the file, line, key path and what is allowed."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from polybench.config import ConfigError, load_study, parse_study
+
+GOOD = """\
+name: demo
+seed: 3
+tasks:
+  - task: digits
+    model: small_cnn
+    subsample: 0.5
+    epochs: 2
+    optimizer: {name: adamw, lr: 3.0e-3}
+losses:
+  - loss: cross_entropy
+  - loss: poly1_cross_entropy
+    search: {epsilon: {low: -1.0, high: 8.0}}
+  - loss: focal
+    search: {gamma: {low: 0.0, high: 4.0}}
+tune: {lr: {low: 1.0e-4, high: 1.0e-2, log: true}}
+search: {trials: 5, sampler: tpe, pruner: median, metric: val_accuracy}
+confirm: {seeds: 2}
+"""
+
+
+def problems(text: str) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        parse_study(text, source="study.yaml")
+    return str(caught.value).splitlines()
+
+
+def test_a_good_file_loads_with_its_values_and_text(tmp_path: Path):
+    path = tmp_path / "demo.yaml"
+    path.write_text(GOOD)
+    config = load_study(path)
+    assert config.name == "demo" and config.seed == 3
+    assert config.tasks[0].options == {"subsample": 0.5}
+    assert config.tasks[0].optimizer.lr == 3e-3
+    assert config.losses[2].search["gamma"].high == 4.0
+    assert config.tune["lr"].log is True
+    assert config.search.trials == 5 and config.confirm.seeds == 2
+    assert config.text == GOOD and config.source == str(path)
+
+
+def test_missing_file():
+    with pytest.raises(ConfigError, match=r"nope\.yaml: no such file"):
+        load_study("nope.yaml")
+
+
+def test_yaml_syntax_error_gives_the_line():
+    (line,) = problems("name: x\ntasks: [\n  - a: 1\n")
+    assert line.startswith("study.yaml:3: not valid YAML")
+
+
+def test_duplicate_keys_are_refused_with_their_line():
+    (line,) = problems(GOOD + "seed: 4\n")
+    assert line == "study.yaml:18: seed: appears twice in the same mapping."
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        # unknown task / model / loss / parameter: the closest valid names are suggested
+        ("task: digits", "task: digitz", "study.yaml:4: tasks[0].task: unknown task 'digitz'"),
+        ("model: small_cnn", "model: small_cnm", "Did you mean 'small_cnn'?"),
+        ("loss: focal", "loss: focall", "losses[2].loss: unknown loss 'focall'"),
+        (
+            "{gamma: {low",
+            "{gama: {low",
+            "study.yaml:14: losses[2].search.gama: focal has no "
+            "hyperparameter 'gama'; tunable: gamma. Did you mean 'gamma'?",
+        ),
+        ("subsample: 0.5", "subsampel: 0.5", "tasks[0].subsampel: task 'digits' has no option"),
+        ("seed: 3", "sead: 3", "study.yaml:2: sead: unknown key 'sead'; allowed: name, seed"),
+        (
+            "sampler: tpe",
+            "sampler: tpee",
+            "search.sampler: unknown sampler 'tpee'; allowed: "
+            "tpe, random, grid, cmaes, nsga2. Did you mean 'tpe'?",
+        ),
+        ("pruner: median", "pruner: medain", "Did you mean 'median'?"),
+        ("metric: val_accuracy", "metric: val_acc", "search.metric: unknown metric 'val_acc'"),
+        ("name: adamw", "name: adamx", "tasks[0].optimizer.name: unknown optimizer 'adamx'"),
+        # a search range outside the loss's valid range is refused with that range
+        (
+            "gamma: {low: 0.0",
+            "gamma: {low: -0.5",
+            "study.yaml:14: losses[2].search.gamma.low: "
+            "-0.5 is outside the valid range of focal.gamma: [0, inf)",
+        ),
+        (
+            "epsilon: {low: -1.0",
+            "epsilon: {low: -2.0",
+            "losses[1].search.epsilon.low: -2 is "
+            "outside the valid range of poly1_cross_entropy.epsilon",
+        ),
+        (
+            "{low: 1.0e-4, high: 1.0e-2, log: true}",
+            "{low: 0.0, high: 1.0e-2, log: true}",
+            "tune.lr.low: 0 must be > 0 when log: true.",
+        ),
+        (
+            "tune: {lr:",
+            "tune: {momentum: {low: 0, high: 1}, lr:",
+            "tune.momentum: cannot tune "
+            "'momentum'; the shared tune space allows: lr, weight_decay, batch_size, epochs.",
+        ),
+        # wrong types and values, with the key path and line
+        (
+            "trials: 5",
+            "trials: many",
+            "study.yaml:16: search.trials: Input should be a valid integer",
+        ),
+        (
+            "seeds: 2",
+            "seeds: -1",
+            "study.yaml:17: confirm.seeds: Input should be greater than or equal to 0",
+        ),
+        ("name: demo", "name: a/b", "study.yaml:1: name: 'a/b' must start with a letter"),
+        ("model: small_cnn", "model: textcnn", "model 'textcnn' needs a text task"),
+        (
+            "metric: val_accuracy",
+            "metric: [val_accuracy, train_throughput]",
+            "search.pruner: 'median' given, but a multi-objective study cannot prune",
+        ),
+        (
+            "sampler: tpe",
+            "sampler: grid",
+            "losses[1].search.epsilon: the grid sampler needs `values: [...]`",
+        ),
+    ],
+)
+def test_bad_values_are_reported_where_they_are(old: str, new: str, expected: str):
+    assert old in GOOD
+    lines = problems(GOOD.replace(old, new, 1))
+    assert any(expected in line for line in lines), lines
+
+
+def test_every_problem_is_reported_at_once():
+    text = GOOD.replace("task: digits", "task: digitz").replace("loss: focal", "loss: focall")
+    lines = problems(text)
+    assert len(lines) == 2
+    assert lines[0].startswith("study.yaml:4: tasks[0].task")
+    assert lines[1].startswith("study.yaml:13: losses[2].loss")
+
+
+def test_required_keys_and_duplicates():
+    lines = problems("name: x\nlosses:\n  - loss: focal\n")
+    assert lines == ["study.yaml:1: tasks: is required."]
+    twice = GOOD.replace("tune:", "  - loss: focal\ntune:")
+    assert any(
+        "losses[3].loss: 'focal' is already listed at losses[2]" in line for line in problems(twice)
+    )
+
+
+def test_grid_values_are_checked_one_by_one():
+    text = GOOD.replace("{epsilon: {low: -1.0, high: 8.0}}", "{epsilon: {values: [0, -3, 2]}}")
+    lines = problems(
+        text.replace("sampler: tpe", "sampler: grid")
+        .replace("{gamma: {low: 0.0, high: 4.0}}", "{gamma: {values: [0, 2]}}")
+        .replace("{lr: {low: 1.0e-4, high: 1.0e-2, log: true}}", "{lr: {values: [0.001]}}")
+    )
+    assert lines == [
+        "study.yaml:12: losses[1].search.epsilon.values[1]: -3 is outside the valid range of "
+        "poly1_cross_entropy.epsilon: [-1, inf)."
+    ]
+
+
+def test_a_file_that_is_not_a_mapping():
+    assert problems("- a\n- b\n") == ["study.yaml:1: expected a mapping of keys, got list."]
+    assert problems("") == ["study.yaml:1: expected a mapping of keys, got an empty file."]
+
+
+def test_plan_budgets_follow_the_file():
+    from polybench.runner import build_plan
+
+    plan = build_plan(parse_study(GOOD))
+    # cross_entropy has no search of its own but gets the shared lr space, so 5 trials too.
+    assert [(p.loss.loss, p.trials) for p in plan.pairs] == [
+        ("cross_entropy", 5),
+        ("poly1_cross_entropy", 5),
+        ("focal", 5),
+    ]
+    assert plan.pairs[0].confirm_seeds == (1003, 1004)
+    assert plan.planned_runs == 3 * 5 + 3 * 2
+    grid = textwrap.dedent("""\
+        name: sweep
+        tasks: [{task: digits}]
+        losses:
+          - loss: cross_entropy
+          - loss: poly1_cross_entropy
+            search: {epsilon: {values: [-1, 0, 1, 2, 4, 8]}}
+        search: {sampler: grid, pruner: none}
+        confirm: {seeds: 0}
+        """)
+    plan = build_plan(parse_study(grid))
+    assert [(p.loss.loss, p.trials, p.model) for p in plan.pairs] == [
+        ("cross_entropy", 1, "small_cnn"),
+        ("poly1_cross_entropy", 6, "small_cnn"),
+    ]
+    # No cross_entropy in the study: a plain cross-entropy baseline is confirmed as well.
+    baseline = GOOD.replace("  - loss: cross_entropy\n", "")
+    pairs = build_plan(parse_study(baseline)).pairs
+    assert [(p.loss.loss, p.trials, p.baseline_only) for p in pairs][-1] == (
+        "cross_entropy",
+        0,
+        True,
+    )

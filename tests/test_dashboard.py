@@ -1,0 +1,517 @@
+"""The dashboard under Streamlit's AppTest, on real SQLite (and PostgreSQL) databases.
+
+One database is filled by a real tiny study (the runner trains small CNNs on 300 digits); others
+are written through the real Store API with known scores (several tasks for the Friedman test, a
+study still running, failed runs). What the app shows is checked against the database read
+independently through `Store`, and the Friedman statistic against scipy. The chart builders of
+`polybench.charts` are tested as plain functions.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import streamlit as st
+from scipy import stats as scipy_stats
+from streamlit.testing.v1 import AppTest
+from typer.testing import CliRunner
+
+from polybench import charts
+from polybench.cli import app as cli_app
+from polybench.dashboard import APP_SCRIPT, STORAGE_ENV, launch, streamlit_command
+from polybench.db import StorageError, open_store
+
+ROOT = Path(__file__).resolve().parents[1]
+APP_FILE = ROOT / "app" / "dashboard.py"
+TABS = ["Overview", "Trade-off", "Sensitivity", "Runs", "Across tasks"]
+
+TINY_STUDY = """\
+name: tiny
+seed: 0
+tasks:
+  - task: digits
+    model: small_cnn
+    subsample: 300
+    epochs: 1
+losses:
+  - loss: cross_entropy
+  - loss: poly1_cross_entropy
+    search: {epsilon: {low: -1.0, high: 8.0}}
+  - loss: poly1_focal
+    search: {gamma: {low: 0.0, high: 4.0}, epsilon: {low: -1.0, high: 8.0}}
+search: {trials: 2, sampler: random, pruner: none, metric: val_accuracy}
+confirm: {seeds: 2}
+"""
+
+SYNTH_STUDY = """\
+name: synth
+tasks:
+  - {task: digits, model: small_cnn}
+  - {task: mnist5k, model: small_cnn}
+  - {task: mnist, model: small_cnn}
+losses:
+  - loss: cross_entropy
+  - loss: poly1_cross_entropy
+    search: {epsilon: {low: -1, high: 8}}
+  - loss: focal
+    search: {gamma: {low: 0, high: 4}}
+search: {trials: 3, metric: val_accuracy}
+confirm: {seeds: 3}
+"""
+SYNTH_TASKS = ("digits", "mnist5k", "mnist")
+SYNTH_LOSSES = ("cross_entropy", "poly1_cross_entropy", "focal")
+ENVIRONMENT = {"host": "box", "device": "cpu", "torch_version": "2.5", "threads": 2}
+
+
+# --- fixtures -------------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """`st.cache_data` outlives an AppTest; every test starts from an empty cache."""
+    st.cache_data.clear()
+    yield
+    st.cache_data.clear()
+
+
+@pytest.fixture(scope="module")
+def tiny_study_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A database filled by a real study: 3 losses x (2 search trials + 2 seeds) on digits."""
+    from polybench.runner import run_study
+
+    folder = tmp_path_factory.mktemp("tiny_study")
+    path = folder / "tiny.yaml"
+    path.write_text(TINY_STUDY)
+    url = f"sqlite:///{folder / 'tiny.db'}"
+    run_study(path, storage=url, progress=False)
+    return url
+
+
+def _app(url: str, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    monkeypatch.setenv(STORAGE_ENV, url)
+    at = AppTest.from_file(str(APP_FILE), default_timeout=120)
+    return at.run()
+
+
+def _record(store, study, task, loss, params, *, seed, phase, trial, state, val, test):
+    """One run through the real Store API, with two epochs of curve."""
+    run_id = store.start_run(
+        study=study,
+        task=task,
+        model="small_cnn",
+        loss=loss,
+        params=params,
+        seed=seed,
+        phase=phase,
+        optuna_study=f"{study}/{task}/{loss}" + ("/confirm" if phase == "confirm" else ""),
+        trial_number=trial,
+        environment=ENVIRONMENT,
+    )
+    if state == "running":
+        store.record_epoch(run_id, 0, 1.2, 1.1, val - 0.1, 1e-3, 0.5, 2000.0)
+        return run_id
+    for epoch in range(2):
+        curve_value = val - 0.05 * (1 - epoch)
+        store.record_epoch(run_id, epoch, 1 / (epoch + 1), 0.9, curve_value, 1e-3, 0.5, 2000.0)
+    metrics = {} if state == "failed" else {"val_accuracy": val, "val_macro_f1": val - 0.01}
+    if phase == "confirm" and state == "complete":
+        metrics |= {"test_accuracy": test, "test_macro_f1": test - 0.01}
+    store.finish_run(
+        run_id,
+        state=state,
+        failure_reason="loss became NaN at epoch 1" if state == "failed" else None,
+        metrics=metrics,
+        train_throughput=None if state == "failed" else 1000.0 + 100 * trial + 10 * seed,
+        eval_throughput=None if state == "failed" else 5000.0,
+        wall_time=3.0,
+        epochs_done=2,
+    )
+    return run_id
+
+
+def _fill_synth(url: str, *, seed: int = 0) -> dict[tuple[str, str], list[float]]:
+    """3 tasks x 3 losses, 3 search trials and 3 confirm seeds each; returns test scores."""
+    rng = np.random.default_rng(seed)
+    tests: dict[tuple[str, str], list[float]] = {}
+    with open_store(url) as store:
+        store.ensure_study("synth", SYNTH_STUDY)
+        for t, task in enumerate(SYNTH_TASKS):
+            for offset, loss in enumerate(SYNTH_LOSSES):
+                name = {"poly1_cross_entropy": "epsilon", "focal": "gamma"}.get(loss)
+                for trial in range(3):
+                    params = {name: float(trial)} if name else {}
+                    val = 0.8 + 0.01 * offset + 0.005 * trial + 0.02 * t
+                    _record(store, "synth", task, loss, params, seed=0, phase="search",
+                            trial=trial, state="complete", val=val, test=None)  # fmt: skip
+                base = 0.85 + 0.02 * t + [0.0, 0.03, 0.01][offset]
+                tests[(task, loss)] = [float(base + rng.normal(0, 0.004)) for _ in range(3)]
+                for s, score in enumerate(tests[(task, loss)]):
+                    _record(store, "synth", task, loss, {}, seed=s, phase="confirm", trial=s,
+                            state="complete", val=score + 0.01, test=score)  # fmt: skip
+    return tests
+
+
+def _figure(at_or_block, key: str) -> dict:
+    """The Plotly figure (JSON spec) of the chart with widget key `key`."""
+    for chart in at_or_block.get("plotly_chart"):
+        if chart.proto.id.endswith(key) or key in chart.proto.id:
+            return json.loads(chart.proto.spec)
+    raise AssertionError(f"no plotly chart with key {key!r}")
+
+
+def _array(value) -> list:
+    """A trace's data array: Plotly's JSON packs numbers as base64 `{"dtype", "bdata"}`."""
+    if isinstance(value, dict) and "bdata" in value:
+        data = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+        if "shape" in value:  # "rows, columns"
+            data = data.reshape([int(n) for n in str(value["shape"]).split(",")])
+        return data.tolist()
+    return list(value)
+
+
+def _points(figure: dict) -> set[int]:
+    """Run ids of all markers in a figure whose traces carry run ids as customdata[0]."""
+    ids = set()
+    for trace in figure["data"]:
+        for row in trace.get("customdata") or []:
+            ids.add(int(row[0]))
+    return ids
+
+
+def _assert_clean(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+# --- the app on a real study ----------------------------------------------------------------
+
+
+def test_every_tab_renders_charts_and_tables_of_a_real_study(tiny_study_url, monkeypatch):
+    at = _app(tiny_study_url, monkeypatch)
+    _assert_clean(at)
+    assert [tab.label for tab in at.tabs] == TABS
+    for tab in at.tabs:
+        assert tab.get("plotly_chart"), f"tab {tab.label} shows no chart"
+    assert at.tabs[0].dataframe and at.tabs[3].dataframe
+
+    with open_store(tiny_study_url) as store:
+        runs = store.runs(study="tiny")
+    # Overview: one summary row per loss, and the called-out best loss has the best mean.
+    summary = at.tabs[0].dataframe[0].value
+    assert sorted(summary["loss"]) == sorted(runs["loss"].unique())
+    confirm = runs[(runs["phase"] == "confirm") & (runs["state"] == "complete")]
+    means = confirm.groupby("loss")["test_accuracy"].mean()
+    best_text = at.tabs[0].success[0].value
+    named = re.search(r"Best loss on digits: (\w+)", best_text).group(1)
+    assert means[named] == means.max()
+    # Trade-off: every complete run with a score and a throughput is one point, no other.
+    shown = runs[runs["state"] == "complete"].dropna(subset=["val_accuracy", "train_throughput"])
+    figure = _figure(at.tabs[1], "tradeoff_chart")
+    assert _points(figure) == set(shown["run_id"])
+    # Runs: the table holds every run of the task.
+    assert sorted(at.tabs[3].dataframe[0].value["run_id"]) == sorted(runs["run_id"])
+
+
+def test_widgets_change_what_is_shown(tiny_study_url, monkeypatch):
+    at = _app(tiny_study_url, monkeypatch)
+    with open_store(tiny_study_url) as store:
+        runs = store.runs(study="tiny")
+        epochs = store.epochs(study="tiny")
+    complete = runs[runs["state"] == "complete"]
+
+    # Only confirm runs on the trade-off chart, scored on the test split.
+    at.multiselect(key="tradeoff_phases").set_value(["confirm"])
+    at.radio(key="tradeoff_split").set_value("test").run()
+    _assert_clean(at)
+    figure = _figure(at, "tradeoff_chart")
+    assert _points(figure) == set(complete.loc[complete["phase"] == "confirm", "run_id"])
+    assert figure["layout"]["yaxis"]["title"]["text"] == "test accuracy"
+    ys = sorted(y for t in figure["data"] if t.get("customdata") for y in _array(t["y"]))
+    expected = complete.loc[complete["phase"] == "confirm", "test_accuracy"]
+    assert ys == pytest.approx(sorted(expected))
+
+    # Another metric: the axis and the values follow it.
+    at.selectbox(key="metric").set_value("macro_f1").run()
+    _assert_clean(at)
+    figure = _figure(at, "tradeoff_chart")
+    assert figure["layout"]["yaxis"]["title"]["text"] == "test macro-F1"
+
+    # Runs tab: filtering by loss and phase filters the table and the CSV button's count.
+    at.multiselect(key="runs_loss").set_value(["poly1_focal"])
+    at.multiselect(key="runs_phase").set_value(["search"]).run()
+    _assert_clean(at)
+    table = at.tabs[3].dataframe[0].value
+    wanted = runs[(runs["loss"] == "poly1_focal") & (runs["phase"] == "search")]
+    assert sorted(table["run_id"]) == sorted(wanted["run_id"])
+    assert f"Download these {len(wanted)} runs as CSV" in [b.label for b in at.download_button]
+
+    # Learning curves of one chosen run show exactly its stored epochs.
+    run_id = int(wanted["run_id"].iloc[0])
+    at.multiselect(key="curve_runs").set_value([run_id])
+    at.selectbox(key="curve_value").set_value("train_loss").run()
+    _assert_clean(at)
+    figure = _figure(at, "curves_chart")
+    assert len(figure["data"]) == 1
+    stored = epochs[epochs["run_id"] == run_id].sort_values("epoch")
+    assert _array(figure["data"][0]["y"]) == pytest.approx(stored["train_loss"].tolist())
+
+
+def test_sensitivity_tab_plots_every_search_run_against_its_parameter(tiny_study_url, monkeypatch):
+    at = _app(tiny_study_url, monkeypatch)
+    with open_store(tiny_study_url) as store:
+        runs = store.runs(study="tiny", phase="search", state="complete")
+    for param in ("param_epsilon", "param_gamma"):
+        at.selectbox(key="sensitivity_param").set_value(param).run()
+        _assert_clean(at)
+        figure = _figure(at, "sensitivity_chart")
+        with_param = runs.dropna(subset=[param])
+        assert _points(figure) == set(with_param["run_id"])
+        xs = sorted(x for trace in figure["data"] for x in _array(trace["x"]))
+        assert xs == pytest.approx(sorted(with_param[param]))
+    # poly1_focal tunes two parameters: it gets a heat map over both.
+    heatmap = _figure(at, "sensitivity_heatmap")
+    assert heatmap["data"][0]["type"] == "heatmap"
+    focal = runs[runs["loss"] == "poly1_focal"]
+    assert sorted(_array(heatmap["data"][1]["x"])) == pytest.approx(sorted(focal["param_epsilon"]))
+    cells = np.array(_array(heatmap["data"][0]["z"]), dtype=float)
+    assert np.nanmax(cells) == pytest.approx(focal["val_accuracy"].max())
+
+
+# --- databases in other states --------------------------------------------------------------
+
+
+def test_empty_database_says_how_to_fill_it(sqlite_url, monkeypatch):
+    at = _app(sqlite_url, monkeypatch)
+    _assert_clean(at)
+    assert any("has no studies yet" in info.value for info in at.info)
+    assert any("polybench run" in info.value for info in at.info)
+
+
+def test_unreadable_storage_is_one_clear_error_not_a_traceback(monkeypatch):
+    at = _app("nosuchdriver://user:secret@host/db", monkeypatch)
+    assert not at.exception
+    assert len(at.error) == 1
+    assert "Cannot read the results database" in at.error[0].value
+    assert "secret" not in at.error[0].value
+
+
+def test_running_study_with_failed_runs_renders_and_refresh_shows_new_runs(
+    storage_url, monkeypatch
+):
+    with open_store(storage_url) as store:
+        store.ensure_study("synth", SYNTH_STUDY)
+        for trial, state in enumerate(["complete", "complete", "failed", "running"]):
+            _record(store, "synth", "digits", "poly1_cross_entropy", {"epsilon": float(trial)},
+                    seed=0, phase="search", trial=trial, state=state, val=0.8 + 0.01 * trial,
+                    test=None)  # fmt: skip
+    at = _app(storage_url, monkeypatch)
+    _assert_clean(at)
+    assert [tab.label for tab in at.tabs] == TABS
+    assert any("still running" in info.value for info in at.info)
+    assert any("No confirm runs have finished yet" in info.value for info in at.info)
+    failed = at.expander[0]
+    assert "1 failed run" in failed.label
+    assert "loss became NaN" in failed.dataframe[0].value["failure_reason"].iloc[0]
+    assert "4 runs in the study" in " ".join(c.value for c in at.sidebar.caption)
+
+    # A worker writes two more runs; the cached view keeps the old ones until Refresh.
+    with open_store(storage_url) as store:
+        for trial in (4, 5):
+            _record(store, "synth", "digits", "poly1_cross_entropy", {"epsilon": float(trial)},
+                    seed=0, phase="search", trial=trial, state="complete", val=0.9,
+                    test=None)  # fmt: skip
+    at.run()
+    assert "4 runs in the study" in " ".join(c.value for c in at.sidebar.caption)
+    at.button(key="refresh").click().run()
+    _assert_clean(at)
+    assert "6 runs in the study" in " ".join(c.value for c in at.sidebar.caption)
+
+
+def test_study_with_no_finished_run_says_what_is_missing_on_every_tab(sqlite_url, monkeypatch):
+    with open_store(sqlite_url) as store:
+        store.ensure_study("synth", SYNTH_STUDY)
+        for trial, state in enumerate(["running", "failed"]):
+            _record(store, "synth", "digits", "focal", {"gamma": 1.0}, seed=0, phase="search",
+                    trial=trial, state=state, val=0.5, test=None)  # fmt: skip
+    at = _app(sqlite_url, monkeypatch)
+    _assert_clean(at)
+    assert [tab.label for tab in at.tabs] == TABS
+    overview, tradeoff, sensitivity, runs, across = at.tabs
+    assert any("No run of task digits has finished yet" in i.value for i in overview.info)
+    assert any("No complete runs with this score yet" in i.value for i in tradeoff.info)
+    assert any("No tuned hyperparameter varies" in i.value for i in sensitivity.info)
+    assert sorted(runs.dataframe[0].value["state"]) == ["failed", "running"]
+    assert any("No task has complete confirm runs yet" in i.value for i in across.info)
+
+
+def test_across_tasks_shows_ranks_and_the_friedman_test(sqlite_url, monkeypatch):
+    tests = _fill_synth(sqlite_url)
+    at = _app(sqlite_url, monkeypatch)
+    _assert_clean(at)
+    across = at.tabs[4]
+    scores = across.dataframe[0].value
+    for (task, loss), values in tests.items():
+        assert scores.loc[task, loss] == pytest.approx(np.mean(values))
+    chi2, p = scipy_stats.friedmanchisquare(
+        *[[np.mean(tests[(task, loss)]) for task in SYNTH_TASKS] for loss in SYNTH_LOSSES]
+    )
+    text = " ".join(m.value for m in across.markdown)
+    assert f"χ² = {chi2:.3f}" in text and f"p = {p:.3g}" in text
+    ranks = _figure(across, "ranks_chart")["data"][0]
+    ordered = pd.DataFrame({task: [np.mean(tests[(task, loss)]) for loss in SYNTH_LOSSES]
+                            for task in SYNTH_TASKS}, index=SYNTH_LOSSES)  # fmt: skip
+    expected = ordered.rank(ascending=False).mean(axis=1)
+    assert dict(zip(_array(ranks["y"]), _array(ranks["x"]), strict=True)) == pytest.approx(
+        expected.to_dict()
+    )
+    # Switching task changes the Overview to that task's losses and scores.
+    at.selectbox(key="task").set_value("mnist").run()
+    _assert_clean(at)
+    summary = at.tabs[0].dataframe[0].value
+    assert sorted(summary["loss"]) == sorted(SYNTH_LOSSES)
+    assert at.title[0].value == "Study synth · task mnist"
+
+
+# --- chart builders -------------------------------------------------------------------------
+
+
+def _runs_frame() -> pd.DataFrame:
+    rows = []
+    for run_id, (loss, phase, acc, speed) in enumerate(
+        [
+            ("cross_entropy", "search", 0.90, 1000.0),
+            ("cross_entropy", "confirm", 0.91, 900.0),
+            ("poly1_cross_entropy", "search", 0.93, 800.0),
+            ("poly1_cross_entropy", "confirm", 0.92, 1200.0),
+            ("focal", "search", 0.89, 1300.0),
+            ("focal", "search", 0.95, 500.0),
+        ],
+        start=1,
+    ):
+        rows.append(
+            {
+                "run_id": run_id,
+                "loss": loss,
+                "phase": phase,
+                "seed": 0,
+                "params": json.dumps({"epsilon": run_id / 2}),
+                "val_accuracy": acc,
+                "train_throughput": speed,
+                "param_epsilon": run_id / 2,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _brute_force_front(frame: pd.DataFrame) -> set[int]:
+    front = set()
+    for _, a in frame.iterrows():
+        beaten = any(
+            b["val_accuracy"] >= a["val_accuracy"]
+            and b["train_throughput"] >= a["train_throughput"]
+            and (
+                b["val_accuracy"] > a["val_accuracy"]
+                or b["train_throughput"] > a["train_throughput"]
+            )
+            for _, b in frame.iterrows()
+        )
+        if not beaten:
+            front.add(int(a["run_id"]))
+    return front
+
+
+def test_tradeoff_figure_has_one_trace_per_loss_and_phase_and_the_pareto_front():
+    from polybench.dashboard._data import pareto_runs
+
+    runs = _runs_frame()
+    front = pareto_runs(runs, "val_accuracy", higher_is_better=True)
+    assert set(front["run_id"]) == _brute_force_front(runs)
+    figure = charts.tradeoff_figure(runs, metric="val_accuracy", front=front)
+    names = [trace.name for trace in figure.data]
+    assert names == [
+        "cross_entropy (search)",
+        "cross_entropy (confirm)",
+        "poly1_cross_entropy (search)",
+        "poly1_cross_entropy (confirm)",
+        "focal (search)",
+        "Pareto front",
+    ]
+    symbols = {trace.name: trace.marker.symbol for trace in figure.data[:-1]}
+    assert symbols["focal (search)"] == "circle"
+    assert symbols["poly1_cross_entropy (confirm)"] == "diamond"
+    assert sorted(figure.data[-1].x) == sorted(front["train_throughput"])
+    assert "epsilon=" in figure.data[0].customdata[0][3]
+
+
+def test_loss_colours_are_the_same_whatever_the_study():
+    one = charts.loss_colors(["focal", "cross_entropy"])
+    two = charts.loss_colors(["poly1_focal", "focal", "poly1_cross_entropy", "my_loss"])
+    assert one["focal"] == two["focal"]
+    assert len(set(two.values())) == len(two)
+    assert charts.ordered_losses(["focal", "cross_entropy", "zeta"]) == [
+        "cross_entropy",
+        "focal",
+        "zeta",
+    ]
+
+
+def test_sensitivity_figure_draws_the_baseline_band():
+    band = charts.Band("cross_entropy", 0.9, 0.88, 0.92)
+    figure = charts.sensitivity_figure(_runs_frame(), param="param_epsilon", baseline=band)
+    rect = next(shape for shape in figure.layout.shapes if shape.type == "rect")
+    assert (rect.y0, rect.y1) == (0.88, 0.92)
+    assert sum(len(trace.x) for trace in figure.data) == 6
+
+
+def test_heat_map_cells_hold_the_mean_score_of_the_trials_inside_them():
+    x = pd.Series([0.0, 0.2, 1.0, 0.9, 0.1])
+    y = pd.Series([0.0, 0.1, 0.0, 1.0, 0.9])
+    score = pd.Series([0.5, 0.7, 0.9, 0.2, 0.4])
+    edges = np.array([0.0, 0.5, 1.0])
+    grid = charts.score_grid(x, y, score, edges, edges)
+    # rows are y bins, columns x bins: (x<.5, y<.5) holds 0.5 and 0.7; the rest one trial each
+    np.testing.assert_allclose(grid, [[0.6, 0.9], [0.4, 0.2]])
+    sparse = charts.score_grid(x[:2], y[:2], score[:2], edges, edges)
+    assert np.isnan(sparse[1, 1]) and sparse[0, 0] == pytest.approx(0.6)
+
+
+def test_empty_frames_give_a_figure_with_a_message_not_an_error():
+    empty = _runs_frame().iloc[0:0]
+    for figure in (
+        charts.tradeoff_figure(empty),
+        charts.sensitivity_figure(empty, param="param_epsilon"),
+        charts.learning_curves_figure(pd.DataFrame(), empty),
+        charts.importance_figure(pd.DataFrame(columns=["loss", "param", "importance"])),
+        charts.average_rank_figure(pd.DataFrame(columns=["loss", "average_rank"])),
+    ):
+        assert not figure.data
+        assert figure.layout.annotations[0].text
+
+
+# --- the command ----------------------------------------------------------------------------
+
+
+def test_dashboard_command_runs_the_packaged_app():
+    assert APP_SCRIPT.is_file()
+    command = streamlit_command(port=8599, headless=True, address="127.0.0.1")
+    assert command[1:5] == ["-m", "streamlit", "run", str(APP_SCRIPT)]
+    assert command[command.index("--server.port") + 1] == "8599"
+    assert command[command.index("--server.headless") + 1] == "true"
+    assert command[command.index("--browser.gatherUsageStats") + 1] == "false"
+    with pytest.raises(ValueError, match="Port 70000 is not a TCP port"):
+        launch("sqlite:///x.db", port=70000)
+    # A database that cannot be opened is one line from the command, and no server starts.
+    result = CliRunner().invoke(
+        cli_app, ["dashboard", "--storage", "nosuchdriver://user:secret@host/db", "--headless"]
+    )
+    assert isinstance(result.exception, StorageError)
+    assert "secret" not in str(result.exception)
+    result = CliRunner().invoke(cli_app, ["dashboard", "--help"])
+    assert result.exit_code == 0
+    assert "polybench dashboard --storage sqlite:///polybench.db" in result.output

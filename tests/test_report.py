@@ -1,0 +1,586 @@
+"""polybench.report over real SQLite databases: one filled through the Store API with known
+per-seed scores (so every number has an independent answer from scipy or by hand), and one
+filled by a real tiny study run by the runner."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as scipy_stats
+from typer.testing import CliRunner
+
+from polybench import report
+from polybench.cli import app
+from polybench.db import open_store
+
+STUDY_TEXT = """\
+name: synth
+tasks:
+  - task: digits
+    model: small_cnn
+    epochs: 2
+  - task: mnist5k
+    model: small_cnn
+    epochs: 2
+losses:
+  - loss: cross_entropy
+    search: {label_smoothing: {low: 0.0, high: 0.2}}
+  - loss: poly1_cross_entropy
+    search: {epsilon: {low: -1, high: 4}}
+  - loss: focal
+    search: {gamma: {low: 0, high: 4}}
+search: {trials: 4, metric: val_accuracy}
+confirm: {seeds: 4}
+"""
+
+# (task, loss) -> search trials [(params, val_accuracy)], confirm params, test accuracy per seed
+SEARCH = {
+    ("digits", "cross_entropy"): [
+        ({"label_smoothing": 0.0}, 0.90),
+        ({"label_smoothing": 0.1}, 0.91),
+    ],
+    ("digits", "poly1_cross_entropy"): [
+        ({"epsilon": -1.0}, 0.88),
+        ({"epsilon": 0.0}, 0.90),
+        ({"epsilon": 1.0}, 0.93),
+        ({"epsilon": 2.0}, 0.92),
+    ],
+    ("digits", "focal"): [({"gamma": 0.5}, 0.90), ({"gamma": 1.0}, 0.905), ({"gamma": 2.0}, 0.895)],
+    ("mnist5k", "cross_entropy"): [({"label_smoothing": 0.05}, 0.95)],
+    ("mnist5k", "poly1_cross_entropy"): [({"epsilon": 0.5}, 0.951), ({"epsilon": 3.0}, 0.94)],
+    ("mnist5k", "focal"): [({"gamma": 2.0}, 0.942)],
+}
+CONFIRM_PARAMS = {
+    "cross_entropy": {"digits": {"label_smoothing": 0.1}, "mnist5k": {"label_smoothing": 0.05}},
+    "poly1_cross_entropy": {"digits": {"epsilon": 1.0}, "mnist5k": {"epsilon": 0.5}},
+    "focal": {"digits": {"gamma": 1.0}, "mnist5k": {"gamma": 2.0}},
+}
+TEST = {
+    ("digits", "cross_entropy"): [0.900, 0.910, 0.905, 0.895],
+    ("digits", "poly1_cross_entropy"): [0.941, 0.949, 0.944, 0.937],  # clearly better
+    ("digits", "focal"): [0.903, 0.906, 0.904, 0.899],  # within noise
+    ("mnist5k", "cross_entropy"): [0.950, 0.955, 0.948, 0.952],
+    ("mnist5k", "poly1_cross_entropy"): [0.951, 0.953, 0.950, 0.954],
+    ("mnist5k", "focal"): [0.940, 0.945, 0.938, 0.944],
+}
+THROUGHPUT = {"cross_entropy": 1000.0, "poly1_cross_entropy": 980.0, "focal": 950.0}
+ENVIRONMENT = {"host": "box", "device": "cpu", "torch_version": "2.5", "threads": 2}
+
+
+def _run(store, study, task, loss, params, seed, phase, trial, state, val, test, epochs=2):
+    run_id = store.start_run(
+        study=study,
+        task=task,
+        model="small_cnn",
+        loss=loss,
+        params=params,
+        seed=seed,
+        phase=phase,
+        optuna_study=f"{study}/{task}/{loss}" + ("/confirm" if phase == "confirm" else ""),
+        trial_number=trial,
+        environment=ENVIRONMENT | {"git_commit": "0123456"},  # digits only: must stay text
+    )
+    for epoch in range(epochs):
+        store.record_epoch(run_id, epoch, 1.0 / (epoch + 1), 0.9, val - 0.01 * (1 - epoch), 1e-3,
+                           0.5, THROUGHPUT[loss])  # fmt: skip
+    metrics = {"val_accuracy": val, "val_macro_f1": val - 0.01, "val_ece": 0.05}
+    if test is not None:
+        metrics |= {"test_accuracy": test, "test_macro_f1": test - 0.01, "test_ece": 1 - test}
+    store.finish_run(
+        run_id,
+        state=state,
+        failure_reason="loss became NaN" if state == "failed" else None,
+        metrics=metrics if state != "failed" else {},
+        train_throughput=THROUGHPUT[loss] + seed,
+        eval_throughput=5 * THROUGHPUT[loss],
+        wall_time=1.5,
+        epochs_done=epochs,
+    )
+
+
+@pytest.fixture(scope="module")
+def synth_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A real SQLite results database filled through the Store API with the scores above."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('report') / 'synth.db'}"
+    with open_store(url) as store:
+        store.ensure_study("synth", STUDY_TEXT)
+        for (task, loss), trials in SEARCH.items():
+            for trial, (params, val) in enumerate(trials):
+                _run(store, "synth", task, loss, params, 0, "search", trial, "complete", val, None)
+            pruned, failed = len(trials), len(trials) + 1
+            _run(store, "synth", task, loss, trials[0][0], 0, "search", pruned, "pruned", 0.5, None)
+            if (task, loss) == ("digits", "focal"):
+                _run(
+                    store,
+                    "synth",
+                    task,
+                    loss,
+                    {"gamma": 9.0},
+                    0,
+                    "search",
+                    failed,
+                    "failed",
+                    0,
+                    None,
+                )
+        for (task, loss), values in TEST.items():
+            for seed, value in enumerate(values):
+                params = CONFIRM_PARAMS[loss][task]
+                _run(
+                    store,
+                    "synth",
+                    task,
+                    loss,
+                    params,
+                    seed,
+                    "confirm",
+                    seed,
+                    "complete",
+                    0.9,
+                    value,
+                )
+        store.ensure_study("single", STUDY_TEXT.replace("name: synth", "name: single"))
+        for loss, value in (("cross_entropy", 0.90), ("poly1_cross_entropy", 0.92)):
+            _run(store, "single", "digits", loss, {}, 0, "confirm", 0, "complete", 0.9, value)
+        store.ensure_study("empty", STUDY_TEXT.replace("name: synth", "name: empty"))
+        store.ensure_study("tie", STUDY_TEXT.replace("name: synth", "name: tie"))
+        for loss, values in (("focal", [0.9, 0.8]), ("cross_entropy", [0.8, 0.9])):
+            for seed, value in enumerate(values):
+                _run(
+                    store, "tie", "digits", loss, {}, seed, "confirm", seed, "complete", 0.9, value
+                )
+    return url
+
+
+# ---------------------------------------------------------------------------- summary
+
+
+def test_summary_rows_and_numbers_match_independent_answers(synth_url):
+    table = report.summary(synth_url, "synth")
+    assert list(table.columns) == report.SUMMARY_COLUMNS
+    assert len(table) == 6 and set(table["metric"]) == {"accuracy"}  # the study's search metric
+    rows = table.set_index(["task", "loss"])
+    for (task, loss), values in TEST.items():
+        row = rows.loc[(task, loss)]
+        assert row["n_seeds"] == 4
+        assert row["test_mean"] == pytest.approx(np.mean(values), abs=1e-12)
+        assert row["test_std"] == pytest.approx(np.std(values, ddof=1), abs=1e-12)
+        t = scipy_stats.t.interval(0.95, 3, loc=np.mean(values), scale=scipy_stats.sem(values))
+        assert (row["t_low"], row["t_high"]) == pytest.approx(t, abs=1e-12)
+        assert min(values) <= row["ci_low"] <= np.mean(values) <= row["ci_high"] <= max(values)
+        assert json.loads(row["best_params"]) == CONFIRM_PARAMS[loss][task]
+        completed = SEARCH[(task, loss)]
+        assert row["n_trials"] == len(completed)
+        assert row["val_score"] == pytest.approx(max(v for _, v in completed))
+        assert row["train_throughput"] == pytest.approx(THROUGHPUT[loss] + 1.5)  # seeds 0..3
+        if loss == "cross_entropy":
+            assert row["delta"] == 0.0 and row["note"] == "baseline"
+            continue
+        baseline = TEST[(task, "cross_entropy")]
+        assert row["delta"] == pytest.approx(np.mean(values) - np.mean(baseline), abs=1e-12)
+        assert row["t_test"] == "paired t"  # same seeds 0..3 for every loss
+        assert row["p_value"] == pytest.approx(scipy_stats.ttest_rel(values, baseline).pvalue)
+    for task in ("digits", "mnist5k"):
+        raw = {loss: rows.loc[(task, loss), "p_value"] for loss in ("focal", "poly1_cross_entropy")}
+        low, high = sorted(raw, key=raw.get)
+        assert rows.loc[(task, low), "p_holm"] == pytest.approx(min(1, 2 * raw[low]))
+        assert rows.loc[(task, high), "p_holm"] == pytest.approx(
+            min(1, max(2 * raw[low], raw[high]))
+        )
+        means = {loss: np.mean(TEST[(task, loss)]) for loss in THROUGHPUT}
+        order = sorted(means, key=means.get, reverse=True)
+        assert [rows.loc[(task, loss), "rank"] for loss in order] == [1.0, 2.0, 3.0]
+    assert rows.loc[("digits", "focal"), "note"] == "1 failed run(s) not counted"
+    assert table.attrs["ci_method"].startswith("95% percentile bootstrap over seeds (10,000")
+
+
+def test_filters_hide_rows_without_changing_numbers(synth_url):
+    full = report.summary(synth_url, "synth").set_index(["task", "loss"])
+    only = report.summary(synth_url, "synth", task="digits", loss=["focal"])
+    assert only[["task", "loss"]].values.tolist() == [["digits", "focal"]]
+    pd.testing.assert_series_equal(
+        only.set_index(["task", "loss"]).iloc[0], full.loc[("digits", "focal")]
+    )
+
+
+def test_metric_option_reports_lower_is_better_ece(synth_url):
+    table = report.summary(synth_url, "synth", task="digits", metric="ece").set_index("loss")
+    assert table["metric"].unique().tolist() == ["ece"]
+    # test_ece = 1 - accuracy here, so the most accurate loss has the lowest ECE and rank 1
+    assert table.loc["poly1_cross_entropy", "rank"] == 1.0
+    assert table.loc["poly1_cross_entropy", "test_mean"] == pytest.approx(
+        1 - np.mean(TEST[("digits", "poly1_cross_entropy")])
+    )
+    with pytest.raises(ValueError, match=r"Unknown metric 'acc'.*accuracy"):
+        report.summary(synth_url, "synth", metric="acc")
+
+
+def test_verdicts_say_best_loss_margin_and_noise(synth_url):
+    table = report.summary(synth_url, "synth")
+    digits, mnist = report.verdicts(table)
+    mean = np.mean(TEST[("digits", "poly1_cross_entropy")])
+    delta = mean - np.mean(TEST[("digits", "cross_entropy")])
+    assert digits.startswith(f"digits: best is poly1_cross_entropy (test accuracy {mean:.4f} [")
+    assert f"{delta:+.4f} [" in digits and "over cross_entropy: beats noise (paired t p" in digits
+    p_holm = table.set_index(["task", "loss"]).loc[("digits", "poly1_cross_entropy"), "p_holm"]
+    assert p_holm < 0.05
+    assert mnist.startswith("mnist5k: best is poly1_cross_entropy")
+    assert "within noise" in mnist
+
+
+def test_a_tie_for_best_is_called_a_tie(synth_url):
+    (verdict,) = report.verdicts(report.summary(synth_url, "tie"))
+    assert verdict.startswith("digits: cross_entropy and focal tie for best (test accuracy 0.8500")
+    assert "; focal differs by +0.0000 [" in verdict
+
+
+def test_too_few_seeds_are_said_in_words(synth_url):
+    table = report.summary(synth_url, "single").set_index("loss")
+    poly = table.loc["poly1_cross_entropy"]
+    assert np.isnan(poly["p_value"]) and np.isnan(poly["ci_low"])
+    assert poly["delta"] == pytest.approx(0.02)
+    assert poly["note"] == "too few seeds (n=1 vs 1 for the baseline): no interval or test"
+    assert (
+        table.loc["cross_entropy", "note"] == "baseline; too few seeds (n=1): no interval or test"
+    )
+    (verdict,) = report.verdicts(report.summary(synth_url, "single"))
+    assert verdict.endswith(
+        "over cross_entropy: cannot tell whether it beats noise "
+        "(too few seeds (n=1 vs 1 for the baseline))."
+    )
+    result = report.ranking(synth_url, "single")
+    assert np.isnan(result.statistic) and "tasks=1" in result.note
+
+
+def test_a_study_without_runs_says_so(synth_url):
+    table = report.summary(synth_url, "empty")
+    assert table.empty and table.columns.tolist() == report.SUMMARY_COLUMNS
+    text = report.render(table, "md")
+    assert "- No runs stored for study 'empty' yet" in text
+    assert text.splitlines()[0].startswith("| task | loss | best params |")
+
+
+def test_unknown_study_names_the_known_ones(synth_url):
+    assert report.studies(synth_url)["study"].tolist() == ["synth", "single", "empty", "tie"]
+    with pytest.raises(
+        ValueError, match=r"no study 'synht'.*known studies: .*Did you mean 'synth'"
+    ):
+        report.summary(synth_url, "synht")
+
+
+# ---------------------------------------------------------------------------- across tasks
+
+
+def test_ranking_matches_scipy_friedman_on_the_task_means(synth_url):
+    result = report.ranking(synth_url, "synth")
+    losses = list(THROUGHPUT)
+    means = np.array([[np.mean(TEST[(t, loss)]) for loss in losses] for t in ("digits", "mnist5k")])
+    reference = scipy_stats.friedmanchisquare(*means.T)
+    assert result.statistic == pytest.approx(reference.statistic)
+    assert result.p_value == pytest.approx(reference.pvalue)
+    # digits: poly1 1, focal 2, ce 3; mnist5k: poly1 1, ce 2, focal 3
+    assert result.average_ranks.to_dict() == {
+        "poly1_cross_entropy": 1.0,
+        "cross_entropy": 2.5,
+        "focal": 2.5,
+    }
+    assert "only 2 tasks" in result.note
+
+
+def test_sensitivity_and_pareto_from_storage(synth_url):
+    points, table = report.sensitivity(synth_url, "synth", task="digits")
+    poly = points[points["loss"] == "poly1_cross_entropy"]
+    assert poly["value"].tolist() == [-1.0, 0.0, 1.0, 2.0]  # complete search runs only
+    assert poly["score"].tolist() == [0.88, 0.90, 0.93, 0.92]
+    row = table.set_index("loss").loc["poly1_cross_entropy"]
+    assert row["best_value"] == 1.0 and row["param"] == "epsilon"
+    rho = scipy_stats.spearmanr([-1, 0, 1, 2], [0.88, 0.90, 0.93, 0.92]).statistic
+    assert row["spearman_rho"] == pytest.approx(rho)
+    front = report.pareto(synth_url, "synth").set_index(["task", "loss"])["on_front"]
+    # digits: poly1 most accurate, cross_entropy fastest, focal neither
+    assert front[("digits", "poly1_cross_entropy")] and front[("digits", "cross_entropy")]
+    assert not front[("digits", "focal")]
+
+
+def test_importances_without_optuna_studies_say_why(synth_url):
+    table = report.importances(synth_url, "synth", task="digits", loss="focal")
+    assert table.columns.tolist() == report.IMPORTANCE_COLUMNS
+    assert len(table) == 1 and pd.isna(table["param"].iloc[0])
+    assert table["note"].iloc[0].startswith("no Optuna tables in this storage")
+
+
+# ---------------------------------------------------------------------------- rendering
+
+
+def test_markdown_report_has_one_row_per_task_and_loss_and_the_verdicts(synth_url):
+    table = report.summary(synth_url, "synth")
+    text = report.render(table, "md")
+    lines = text.splitlines()
+    header = [c.strip() for c in lines[0].strip("|").split("|")]
+    assert header[:2] == ["task", "loss"] and "test accuracy (95% CI)" in header
+    body = [line for line in lines[2:] if line.startswith("|")]
+    assert len(body) == 6
+    assert any("poly1_cross_entropy" in line and "+0.0403" in line for line in body)
+    assert "- digits: best is poly1_cross_entropy" in text
+    assert "Average rank over 2 task(s)" in text and "percentile bootstrap" in text
+
+
+def test_latex_html_and_csv_outputs(synth_url):
+    table = report.summary(synth_url, "synth")
+    latex = report.render(table, "latex")
+    assert "\\begin{tabular}" in latex and "poly1\\_cross\\_entropy" in latex
+    assert "Δ" not in latex and "$\\Delta$ vs cross\\_entropy" in latex
+    page = report.render(table, "html")
+    assert page.count("<tr") == 7 and "<li>digits: best is poly1_cross_entropy" in page
+    back = pd.read_csv(pd.io.common.StringIO(report.render(table, "csv")))
+    np.testing.assert_allclose(back["test_mean"], table["test_mean"], rtol=0, atol=0)
+    assert back["loss"].tolist() == table["loss"].tolist()
+    with pytest.raises(ValueError, match="unknown report format 'pdf'; expected one of table"):
+        report.render(table, "pdf")
+
+
+# ---------------------------------------------------------------------------- exports
+
+
+@pytest.mark.parametrize("name", ["runs.csv", "runs.parquet", "runs.xlsx", "runs.jsonl"])
+def test_every_export_format_round_trips(synth_url, tmp_path, name):
+    source_runs = report.runs(synth_url, "synth")
+    source_epochs = report.epochs(synth_url, "synth")
+    written = report.export(synth_url, "synth", tmp_path / name)
+    expected = [tmp_path / name]
+    if not name.endswith(".xlsx"):
+        expected.append(tmp_path / name.replace("runs.", "runs_epochs."))
+    assert written == expected and all(path.exists() for path in written)
+    runs_back, epochs_back = report.read_export(tmp_path / name)
+    exact = {"check_exact": True}
+    if name.endswith(".xlsx"):  # Excel keeps 15 significant digits and times to the millisecond
+        exact = {"rtol": 1e-14, "atol": 0}
+        for column in ("started_at", "finished_at"):
+            source_runs[column] = source_runs[column].dt.round("ms")
+    pd.testing.assert_frame_equal(runs_back, source_runs, **exact)
+    pd.testing.assert_frame_equal(epochs_back, source_epochs, **exact)
+    assert str(runs_back["started_at"].dtype) == "datetime64[ns, UTC]"
+    assert runs_back["git_commit"].iloc[0] == "0123456"
+
+
+def test_exports_read_with_plain_pandas(synth_url, tmp_path):
+    source = report.runs(synth_url, "synth")
+    report.export(synth_url, "synth", tmp_path / "runs.parquet")
+    parquet = pd.read_parquet(tmp_path / "runs.parquet")
+    assert parquet.columns.tolist() == source.columns.tolist()
+    pd.testing.assert_series_equal(parquet["test_accuracy"], source["test_accuracy"])
+    pd.testing.assert_series_equal(parquet["started_at"], source["started_at"])
+    report.export(synth_url, "synth", tmp_path / "runs.xlsx")
+    sheets = pd.read_excel(tmp_path / "runs.xlsx", sheet_name=None)
+    assert list(sheets) == ["runs", "epochs"] and len(sheets["epochs"]) == 2 * len(source)
+    report.export(synth_url, "synth", tmp_path / "runs.csv")
+    csv = pd.read_csv(tmp_path / "runs.csv")
+    pd.testing.assert_series_equal(csv["val_accuracy"], source["val_accuracy"])
+    report.export(synth_url, "synth", tmp_path / "runs.jsonl")
+    jsonl = pd.read_json(tmp_path / "runs_epochs.jsonl", lines=True)
+    assert jsonl.columns.tolist() == list(report.epochs(synth_url, "synth").columns)
+    assert len(jsonl) == 2 * len(source)
+
+
+def test_export_filters_and_bad_extension(synth_url, tmp_path):
+    written = report.export(synth_url, "synth", tmp_path / "x.jsonl", loss="focal", phase="confirm")
+    back, curves = report.read_export(written[0])
+    assert set(back["loss"]) == {"focal"} and set(back["phase"]) == {"confirm"}
+    assert set(curves["run_id"]) == set(back["run_id"])
+    assert [c for c in back.columns if c.startswith("param_")] == ["param_gamma"]
+    with pytest.raises(ValueError, match=r"unknown phase 'serch'.*Did you mean 'search'"):
+        report.export(synth_url, "synth", tmp_path / "x.csv", phase="serch")
+    with pytest.raises(ValueError, match=r"unknown extension '\.txt'; expected one of \.csv"):
+        report.export(synth_url, "synth", tmp_path / "runs.txt")
+
+
+# ---------------------------------------------------------------------------- CLI
+
+
+def test_cli_report_answers_in_the_terminal(synth_url):
+    result = CliRunner().invoke(app, ["report", "synth", "--storage", synth_url])
+    assert result.exit_code == 0, result.output
+    assert "digits: best is poly1_cross_entropy" in result.output
+    assert "beats noise" in result.output and "within noise" in result.output
+    assert "Friedman chi2=" in result.output
+
+
+def test_cli_report_formats_to_file_and_filters(synth_url, tmp_path):
+    out = tmp_path / "report.md"
+    args = ["report", "synth", "--storage", synth_url, "--format", "md", "--output", str(out)]
+    result = CliRunner().invoke(app, [*args, "--task", "digits", "--loss", "focal"])
+    assert result.exit_code == 0, result.output
+    body = [line for line in out.read_text().splitlines() if line.startswith("| digits")]
+    assert len(body) == 1 and "| focal |" in body[0]
+    csv = CliRunner().invoke(app, ["report", "synth", "--storage", synth_url, "--format", "csv"])
+    assert csv.exit_code == 0
+    assert len(pd.read_csv(pd.io.common.StringIO(csv.output))) == 6
+
+
+def test_cli_export_and_errors(synth_url, tmp_path):
+    target = tmp_path / "runs.parquet"
+    result = CliRunner().invoke(
+        app, ["export", "synth", "--to", str(target), "--storage", synth_url]
+    )
+    assert result.exit_code == 0, result.output
+    assert target.exists() and (tmp_path / "runs_epochs.parquet").exists()
+    assert "runs_epochs.parquet" in result.output
+    bad = CliRunner().invoke(app, ["export", "synth", "--to", "runs.txt", "--storage", synth_url])
+    assert bad.exit_code != 0 and "unknown extension '.txt'" in bad.output
+    missing = CliRunner().invoke(app, ["report", "nope", "--storage", synth_url])
+    assert missing.exit_code != 0 and "no study 'nope'" in missing.output
+
+
+def test_effect_size_is_hedges_g_by_hand(synth_url):
+    row = report.summary(synth_url, "synth", task="digits", loss="poly1_cross_entropy").iloc[0]
+    a, b = TEST[("digits", "poly1_cross_entropy")], TEST[("digits", "cross_entropy")]
+    pooled = math.sqrt((np.var(a, ddof=1) + np.var(b, ddof=1)) / 2)  # equal n
+    correction = 1 - 3 / (4 * (len(a) + len(b)) - 9)
+    assert row["hedges_g"] == pytest.approx((np.mean(a) - np.mean(b)) / pooled * correction)
+
+
+# ---------------------------------------------------------------------------- a real study
+
+TINY_STUDY = """\
+name: tiny
+seed: 0
+tasks:
+  - task: digits
+    model: small_cnn
+    subsample: 300
+    epochs: 1
+    batch_size: 100
+losses:
+  - loss: cross_entropy
+  - loss: poly1_cross_entropy
+    search: {epsilon: {low: -1.0, high: 4.0}}
+  - loss: focal
+    search: {gamma: {low: 0.0, high: 4.0}}
+search: {trials: 2, sampler: random, pruner: none, metric: val_accuracy}
+confirm: {seeds: 2}
+"""
+
+
+@pytest.fixture(scope="module")
+def tiny_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A real SQLite database filled by `run_study` with a tiny three-loss study on digits.
+
+    11 runs (2 trials and 2 seeds per loss; cross_entropy has nothing to search): about 28 s of
+    CPU, 27 s of wall time on the shared 2-core box at load 6.
+    """
+    from polybench.runner import run_study
+
+    folder = tmp_path_factory.mktemp("tiny")
+    (folder / "tiny.yaml").write_text(TINY_STUDY)
+    url = f"sqlite:///{folder / 'tiny.db'}"
+    result = run_study(folder / "tiny.yaml", url, progress=False)
+    assert result.runs_by_state == {"complete": result.stored_runs}
+    return url
+
+
+def test_report_on_a_real_study_answers_per_task(tiny_url):
+    confirm = report.runs(tiny_url, "tiny", phase="confirm", state="complete")
+    means = confirm.groupby("loss")["test_accuracy"].mean()
+    table = report.summary(tiny_url, "tiny").set_index("loss")
+    assert sorted(table.index) == ["cross_entropy", "focal", "poly1_cross_entropy"]
+    assert (table["n_seeds"] == 2).all() and (table["metric"] == "accuracy").all()
+    baseline = confirm[confirm["loss"] == "cross_entropy"].sort_values("seed")
+    for loss in ("focal", "poly1_cross_entropy"):
+        runs_of_loss = confirm[confirm["loss"] == loss].sort_values("seed")
+        assert runs_of_loss["seed"].tolist() == baseline["seed"].tolist()  # seeds pair up
+        row = table.loc[loss]
+        assert row["t_test"] == "paired t"
+        assert row["delta"] == pytest.approx(means[loss] - means["cross_entropy"], abs=1e-12)
+        a, b = runs_of_loss["test_accuracy"].to_numpy(), baseline["test_accuracy"].to_numpy()
+        if np.ptp(a - b) > 0:
+            assert row["p_value"] == pytest.approx(scipy_stats.ttest_rel(a, b).pvalue)
+        else:  # 60 test images: equal differences on both seeds happen
+            assert np.isnan(row["p_value"]) and "the same difference on every seed" in row["note"]
+    best = means.idxmax() if means.value_counts().max() == 1 else None
+    result = CliRunner().invoke(app, ["report", "tiny", "--storage", tiny_url])
+    assert result.exit_code == 0, result.output
+    line = next(x for x in result.output.splitlines() if x.startswith("digits: best is "))
+    assert best is None or line.startswith(f"digits: best is {best} (test accuracy")
+    assert any(words in line for words in ("beats noise", "within noise", "cannot tell"))
+
+
+def test_real_study_importances_and_exports(tiny_url, tmp_path):
+    table = report.importances(tiny_url, "tiny")
+    assert set(table["loss"]) == {"cross_entropy", "focal", "poly1_cross_entropy"}
+    poly = table[table["loss"] == "poly1_cross_entropy"]
+    # one searched parameter: all the importance is its own, unless the two trials tied
+    if poly["note"].isna().all():
+        assert poly[["param", "importance"]].values.tolist() == [["epsilon", 1.0]]
+    else:
+        assert len(poly) == 1 and poly["note"].iloc[0].startswith("Optuna could not compute")
+    assert table["optuna_study"].str.startswith("tiny/digits/").all()
+    for name in ("runs.parquet", "runs.xlsx"):
+        written = report.export(tiny_url, "tiny", tmp_path / name)
+        back, curves = report.read_export(written[0])
+        source = report.runs(tiny_url, "tiny")
+        if name.endswith(".xlsx"):
+            for column in ("started_at", "finished_at"):
+                source[column] = source[column].dt.round("ms")
+        pd.testing.assert_frame_equal(back, source, rtol=1e-14, atol=0)
+        pd.testing.assert_frame_equal(curves, report.epochs(tiny_url, "tiny"), rtol=1e-14, atol=0)
+
+
+# ---------------------------------------------------------------------------- README
+
+
+def _reports_section() -> str:
+    text = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    start = text.index("<!-- SECTION: reports -->")
+    return text[start : text.index("<!-- SECTION:", start + 10)]
+
+
+def test_readme_python_example_runs(synth_url, tmp_path, monkeypatch):
+    section = _reports_section()
+    block = section.split("**From Python**")[1].split("```python\n")[1].split("```")[0]
+    code = block.replace("sqlite:///polybench.db", synth_url).replace('"quickstart"', '"synth"')
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    assert namespace["table"].columns.tolist() == report.SUMMARY_COLUMNS
+    assert (tmp_path / "runs.xlsx").exists()
+    pd.testing.assert_frame_equal(namespace["epochs_back"], report.epochs(synth_url, "synth"))
+
+
+def test_readme_documents_the_export_columns(synth_url):
+    section = " ".join(_reports_section().split())
+    runs_doc = section.split("Runs columns, in order: ")[1].split(", then one")[0]
+    epochs_doc = section.split("Epochs columns: ")[1].split(".")[0]
+    summary_doc = section.split("Summary columns (`report.SUMMARY_COLUMNS`): ")[1].split(".")[0]
+
+    def names(text: str) -> list[str]:  # the first `name` of each item, asides dropped
+        return [part.split("`")[1] for part in re.sub(r" \([^)]*\)", "", text).split(", ")]
+
+    columns = report.runs(synth_url, "synth").columns
+    assert names(runs_doc) == [c for c in columns if not c.startswith("param_")]
+    assert names(epochs_doc) == report.epochs(synth_url, "synth").columns.tolist()
+    assert names(summary_doc) == report.SUMMARY_COLUMNS
+
+
+# ---------------------------------------------------------------------------- both back ends
+
+
+def test_summary_and_export_on_sqlite_and_postgresql(store, storage_url, tmp_path):
+    store.ensure_study("pair", STUDY_TEXT.replace("name: synth", "name: pair"))
+    scores = {"cross_entropy": [0.80, 0.82, 0.81], "poly1_cross_entropy": [0.84, 0.85, 0.83]}
+    for loss, values in scores.items():
+        for seed, value in enumerate(values):
+            _run(store, "pair", "digits", loss, {"epsilon": 2.0}, seed, "confirm", seed,
+                 "complete", 0.8, value, epochs=1)  # fmt: skip
+    row = report.summary(storage_url, "pair", loss="poly1_cross_entropy").iloc[0]
+    reference = scipy_stats.ttest_rel(scores["poly1_cross_entropy"], scores["cross_entropy"])
+    assert row["p_value"] == pytest.approx(reference.pvalue)
+    written = report.export(storage_url, "pair", tmp_path / "pair.jsonl")
+    back, curves = report.read_export(written[0])
+    pd.testing.assert_frame_equal(back, report.runs(storage_url, "pair"), check_exact=True)
+    pd.testing.assert_frame_equal(curves, report.epochs(storage_url, "pair"), check_exact=True)
