@@ -10,6 +10,7 @@ detection, eps >= -1); focal loss: Lin et al., ICCV 2017.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import torch
@@ -39,7 +40,7 @@ COMMON = (WEIGHT, IGNORE_INDEX, REDUCTION)
 
 class Loss(nn.Module):
     """Base of every polybench loss. Subclasses declare `name`, `summary`, `hyperparams` and
-    implement `forward(logits, target)` by calling their function in `_softmax` / `_sigmoid`.
+    name the function in `_softmax` / `_sigmoid` that computes them (`compute`).
 
     Per-class vectors (`weight`, a per-class `alpha`) become buffers, so `.to(device)` moves
     them; every other hyperparameter is a plain attribute of the same name.
@@ -48,6 +49,8 @@ class Loss(nn.Module):
     name: ClassVar[str]
     summary: ClassVar[str]
     hyperparams: ClassVar[tuple[HyperParam, ...]]
+    # The function in `_softmax` / `_sigmoid` that computes the loss from the hyperparameters.
+    compute: ClassVar[Callable[..., torch.Tensor]]
 
     def __init__(self, **params: Any) -> None:
         super().__init__()
@@ -61,6 +64,11 @@ class Loss(nn.Module):
                 setattr(self, hp.name, tuple(float(v) for v in value))
             else:
                 setattr(self, hp.name, value)
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """logits `(N, C, ...)`, target `(N, ...)` indices or `(N, C, ...)` floats -> loss."""
+        settings = {hp.name: getattr(self, hp.name) for hp in self.hyperparams}
+        return type(self).compute(logits, target, loss=self.name, **settings)
 
     def params(self) -> dict[str, Any]:
         """The hyperparameters this module was built with (tensors as lists)."""
@@ -93,16 +101,7 @@ class CrossEntropy(Loss):
     name = "cross_entropy"
     summary = "-log p_t (torch's F.cross_entropy)"
     hyperparams = (LABEL_SMOOTHING, *COMMON)
-
-    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return _softmax.cross_entropy(
-            logits,
-            target,
-            label_smoothing=self.label_smoothing,
-            weight=self.weight,
-            ignore_index=self.ignore_index,
-            reduction=self.reduction,
-        )
+    compute = staticmethod(_softmax.cross_entropy)
 
 
 @register
@@ -121,17 +120,7 @@ class Poly1CrossEntropy(Loss):
     name = "poly1_cross_entropy"
     summary = "CE + eps (1 - p_t)"
     hyperparams = (EPSILON, LABEL_SMOOTHING, *COMMON)
-
-    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return _softmax.poly1_cross_entropy(
-            logits,
-            target,
-            epsilon=self.epsilon,
-            label_smoothing=self.label_smoothing,
-            weight=self.weight,
-            ignore_index=self.ignore_index,
-            reduction=self.reduction,
-        )
+    compute = staticmethod(_softmax.poly1_cross_entropy)
 
 
 @register
@@ -150,17 +139,7 @@ class PolyNCrossEntropy(Loss):
     name = "polyn_cross_entropy"
     summary = "CE + sum_j eps_j (1 - p_t)^j"
     hyperparams = (EPSILONS, LABEL_SMOOTHING_FIXED, *COMMON)
-
-    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return _softmax.polyn_cross_entropy(
-            logits,
-            target,
-            epsilons=self.epsilons,
-            label_smoothing=self.label_smoothing,
-            weight=self.weight,
-            ignore_index=self.ignore_index,
-            reduction=self.reduction,
-        )
+    compute = staticmethod(_softmax.polyn_cross_entropy)
 
 
 @register
@@ -179,19 +158,7 @@ class Focal(Loss):
     name = "focal"
     summary = "-alpha_t (1 - p_t)^gamma log p_t (softmax)"
     hyperparams = (GAMMA, CLASS_ALPHA, LABEL_SMOOTHING_FIXED, *COMMON)
-
-    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return _softmax.focal(
-            logits,
-            target,
-            gamma=self.gamma,
-            alpha=self.alpha,
-            label_smoothing=self.label_smoothing,
-            weight=self.weight,
-            ignore_index=self.ignore_index,
-            reduction=self.reduction,
-            loss=self.name,
-        )
+    compute = staticmethod(_softmax.focal)
 
 
 @register
@@ -211,20 +178,7 @@ class Poly1Focal(Loss):
     name = "poly1_focal"
     summary = "focal + eps (1 - p_t)^(gamma+1) (softmax)"
     hyperparams = (EPSILON, GAMMA, CLASS_ALPHA, LABEL_SMOOTHING_FIXED, *COMMON)
-
-    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return _softmax.focal(
-            logits,
-            target,
-            gamma=self.gamma,
-            alpha=self.alpha,
-            epsilon=self.epsilon,
-            label_smoothing=self.label_smoothing,
-            weight=self.weight,
-            ignore_index=self.ignore_index,
-            reduction=self.reduction,
-            loss=self.name,
-        )
+    compute = staticmethod(_softmax.focal)
 
 
 @register
@@ -245,18 +199,7 @@ class SigmoidFocal(Loss):
     name = "sigmoid_focal"
     summary = "sum_c alpha_t (1 - s_t)^gamma BCE (sigmoid, multi-label)"
     hyperparams = (GAMMA, SIGMOID_ALPHA, SIGMOID_WEIGHT, IGNORE_INDEX, REDUCTION)
-
-    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return _sigmoid.sigmoid_focal(
-            logits,
-            target,
-            gamma=self.gamma,
-            alpha=self.alpha,
-            weight=self.weight,
-            ignore_index=self.ignore_index,
-            reduction=self.reduction,
-            loss=self.name,
-        )
+    compute = staticmethod(_sigmoid.sigmoid_focal)
 
 
 @register
@@ -277,19 +220,7 @@ class Poly1SigmoidFocal(Loss):
     name = "poly1_sigmoid_focal"
     summary = "sigmoid_focal + sum_c eps (1 - s_t)^(gamma+1)"
     hyperparams = (EPSILON, GAMMA, SIGMOID_ALPHA, SIGMOID_WEIGHT, IGNORE_INDEX, REDUCTION)
-
-    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return _sigmoid.sigmoid_focal(
-            logits,
-            target,
-            gamma=self.gamma,
-            alpha=self.alpha,
-            epsilon=self.epsilon,
-            weight=self.weight,
-            ignore_index=self.ignore_index,
-            reduction=self.reduction,
-            loss=self.name,
-        )
+    compute = staticmethod(_sigmoid.sigmoid_focal)
 
 
 @register
@@ -310,18 +241,7 @@ class SeedFocal(Loss):
     name = "seed_focal"
     summary = "blog's focal: alpha for class 0, 1 - alpha for others (softmax)"
     hyperparams = (GAMMA, SEED_ALPHA, *COMMON)
-
-    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return _softmax.seed_focal(
-            logits,
-            target,
-            gamma=self.gamma,
-            alpha=self.alpha,
-            weight=self.weight,
-            ignore_index=self.ignore_index,
-            reduction=self.reduction,
-            loss=self.name,
-        )
+    compute = staticmethod(_softmax.seed_focal)
 
 
 @register
@@ -343,16 +263,4 @@ class SeedPoly1Focal(Loss):
     name = "seed_poly1_focal"
     summary = "seed_focal + eps mean_c (1 - s_t)^(gamma+1) (sigmoid term)"
     hyperparams = (EPSILON, GAMMA, SEED_ALPHA, *COMMON)
-
-    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return _softmax.seed_focal(
-            logits,
-            target,
-            gamma=self.gamma,
-            alpha=self.alpha,
-            epsilon=self.epsilon,
-            weight=self.weight,
-            ignore_index=self.ignore_index,
-            reduction=self.reduction,
-            loss=self.name,
-        )
+    compute = staticmethod(_softmax.seed_focal)
