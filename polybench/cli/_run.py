@@ -125,8 +125,10 @@ def _summary_table(frame, study: str):  # type: ignore[no-untyped-def]
         "seeds",
         "train samples/s",
     ):
+        text = name in ("task", "loss", "best params")
+        # fold long names onto two lines rather than cut them off with an ellipsis
         table.add_column(
-            name, justify="left" if name in ("task", "loss", "best params") else "right"
+            name, justify="left" if text else "right", overflow="fold" if text else "ellipsis"
         )
     for row in frame.itertuples(index=False):
         table.add_row(

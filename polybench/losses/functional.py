@@ -18,7 +18,6 @@ from typing import Any
 
 import torch
 
-from polybench.losses import _sigmoid, _softmax
 from polybench.losses._params import clean_params
 from polybench.losses._registry import LOSSES
 
@@ -38,8 +37,15 @@ __all__ = [
 ]
 
 
-def _checked(loss: str, **params: Any) -> dict[str, Any]:
-    return clean_params(loss, LOSSES[loss].hyperparams, params)
+def _compute(loss: str, logits: Tensor, target: Tensor, **params: Any) -> Tensor:
+    """Check `params` against `loss`'s declarations, then compute it exactly as its module does.
+
+    Each public function below passes its own arguments (`**locals()`), so its signature is the
+    only place it lists them.
+    """
+    spec = LOSSES[loss]
+    cleaned = clean_params(loss, spec.hyperparams, params)
+    return spec.compute(logits, target, loss=loss, **cleaned)
 
 
 def cross_entropy(
@@ -52,14 +58,7 @@ def cross_entropy(
     reduction: str = "mean",
 ) -> Tensor:
     """Cross-entropy; the same value and gradient as `torch.nn.functional.cross_entropy`."""
-    p = _checked(
-        "cross_entropy",
-        label_smoothing=label_smoothing,
-        weight=weight,
-        ignore_index=ignore_index,
-        reduction=reduction,
-    )
-    return _softmax.cross_entropy(logits, target, **p)
+    return _compute("cross_entropy", **locals())
 
 
 def poly1_cross_entropy(
@@ -73,15 +72,7 @@ def poly1_cross_entropy(
     reduction: str = "mean",
 ) -> Tensor:
     """Poly-1 cross-entropy `CE + eps * (1 - p_t)`; eps = 0 is cross-entropy."""
-    p = _checked(
-        "poly1_cross_entropy",
-        epsilon=epsilon,
-        label_smoothing=label_smoothing,
-        weight=weight,
-        ignore_index=ignore_index,
-        reduction=reduction,
-    )
-    return _softmax.poly1_cross_entropy(logits, target, **p)
+    return _compute("poly1_cross_entropy", **locals())
 
 
 def polyn_cross_entropy(
@@ -95,15 +86,7 @@ def polyn_cross_entropy(
     reduction: str = "mean",
 ) -> Tensor:
     """Poly-N cross-entropy `CE + sum_{j=1..N} eps_j (1 - p_t)^j`."""
-    p = _checked(
-        "polyn_cross_entropy",
-        epsilons=epsilons,
-        label_smoothing=label_smoothing,
-        weight=weight,
-        ignore_index=ignore_index,
-        reduction=reduction,
-    )
-    return _softmax.polyn_cross_entropy(logits, target, **p)
+    return _compute("polyn_cross_entropy", **locals())
 
 
 def focal(
@@ -118,16 +101,7 @@ def focal(
     reduction: str = "mean",
 ) -> Tensor:
     """Softmax focal loss `-alpha_t (1 - p_t)^gamma log p_t`; gamma = 0, alpha None is CE."""
-    p = _checked(
-        "focal",
-        gamma=gamma,
-        alpha=alpha,
-        label_smoothing=label_smoothing,
-        weight=weight,
-        ignore_index=ignore_index,
-        reduction=reduction,
-    )
-    return _softmax.focal(logits, target, **p, loss="focal")
+    return _compute("focal", **locals())
 
 
 def poly1_focal(
@@ -143,17 +117,7 @@ def poly1_focal(
     reduction: str = "mean",
 ) -> Tensor:
     """Softmax Poly-1 focal loss `focal + eps * (1 - p_t)^(gamma + 1)`."""
-    p = _checked(
-        "poly1_focal",
-        epsilon=epsilon,
-        gamma=gamma,
-        alpha=alpha,
-        label_smoothing=label_smoothing,
-        weight=weight,
-        ignore_index=ignore_index,
-        reduction=reduction,
-    )
-    return _softmax.focal(logits, target, **p, loss="poly1_focal")
+    return _compute("poly1_focal", **locals())
 
 
 def sigmoid_focal(
@@ -167,15 +131,7 @@ def sigmoid_focal(
     reduction: str = "mean",
 ) -> Tensor:
     """Sigmoid focal loss summed over classes (`torchvision.ops.sigmoid_focal_loss(...).sum(1)`)."""
-    p = _checked(
-        "sigmoid_focal",
-        gamma=gamma,
-        alpha=alpha,
-        weight=weight,
-        ignore_index=ignore_index,
-        reduction=reduction,
-    )
-    return _sigmoid.sigmoid_focal(logits, target, **p, loss="sigmoid_focal")
+    return _compute("sigmoid_focal", **locals())
 
 
 def poly1_sigmoid_focal(
@@ -190,16 +146,7 @@ def poly1_sigmoid_focal(
     reduction: str = "mean",
 ) -> Tensor:
     """The paper's Poly-1 focal loss: sigmoid focal + `sum_c eps * (1 - s_t)^(gamma + 1)`."""
-    p = _checked(
-        "poly1_sigmoid_focal",
-        epsilon=epsilon,
-        gamma=gamma,
-        alpha=alpha,
-        weight=weight,
-        ignore_index=ignore_index,
-        reduction=reduction,
-    )
-    return _sigmoid.sigmoid_focal(logits, target, **p, loss="poly1_sigmoid_focal")
+    return _compute("poly1_sigmoid_focal", **locals())
 
 
 def seed_focal(
@@ -213,15 +160,7 @@ def seed_focal(
     reduction: str = "mean",
 ) -> Tensor:
     """The blog's softmax focal loss (alpha for class 0, 1 - alpha for every other class)."""
-    p = _checked(
-        "seed_focal",
-        gamma=gamma,
-        alpha=alpha,
-        weight=weight,
-        ignore_index=ignore_index,
-        reduction=reduction,
-    )
-    return _softmax.seed_focal(logits, target, **p, loss="seed_focal")
+    return _compute("seed_focal", **locals())
 
 
 def seed_poly1_focal(
@@ -236,13 +175,4 @@ def seed_poly1_focal(
     reduction: str = "mean",
 ) -> Tensor:
     """The blog's Poly-1 focal: `seed_focal + eps * mean_c (1 - s_t)^(gamma + 1)` (sigmoid)."""
-    p = _checked(
-        "seed_poly1_focal",
-        epsilon=epsilon,
-        gamma=gamma,
-        alpha=alpha,
-        weight=weight,
-        ignore_index=ignore_index,
-        reduction=reduction,
-    )
-    return _softmax.seed_focal(logits, target, **p, loss="seed_poly1_focal")
+    return _compute("seed_poly1_focal", **locals())

@@ -106,7 +106,10 @@ def progress_table(frame: pd.DataFrame) -> Table:
     objective = frame.attrs.get("objective", "value")
     table = Table(title=f"study {frame.attrs.get('study', '')}", title_justify="left")
     for name in ("task", "loss", "search", f"best {objective}", "confirm", "run/fail/prune", "ETA"):
-        table.add_column(name, justify="left" if name in ("task", "loss") else "right")
+        text = name in ("task", "loss")
+        table.add_column(
+            name, justify="left" if text else "right", overflow="fold" if text else "ellipsis"
+        )
     for row in frame.itertuples(index=False):
         best = "" if row.best_value != row.best_value else f"{row.best_value:.4f}"
         search = (
