@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 import polybench
+
+# The `--storage` option every command that touches the results database takes.
+Storage = Annotated[
+    str | None,
+    typer.Option(
+        "--storage",
+        metavar="URL",
+        help=(
+            "SQLAlchemy URL of the results database; default $POLYBENCH_STORAGE, else "
+            "sqlite:///polybench.db in the working directory."
+        ),
+    ),
+]
 
 app = typer.Typer(
     name="polybench",

@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import typer
 
-from polybench.cli._app import app
+from polybench.cli._app import Storage, app
 
 
 @app.command()
 def dashboard(
-    storage: str | None = typer.Option(
-        None,
-        "--storage",
-        help="Results database URL (default: $POLYBENCH_STORAGE, else sqlite:///polybench.db).",
-    ),
+    storage: Storage = None,
     port: int = typer.Option(8501, "--port", help="TCP port to serve the dashboard on."),
     headless: bool = typer.Option(
         False, "--headless", help="Do not open a browser (for servers, containers and CI)."

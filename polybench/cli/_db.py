@@ -7,7 +7,7 @@ from typing import Annotated, TypeVar
 
 import typer
 
-from polybench.cli._app import app
+from polybench.cli._app import Storage, app
 
 db_app = typer.Typer(
     name="db",
@@ -31,19 +31,6 @@ def _one_line_errors(run: Callable[[], Result]) -> Result:
     except StorageError as error:
         typer.echo(f"Error: {error}", err=True)
         raise typer.Exit(1) from None
-
-
-Storage = Annotated[
-    str | None,
-    typer.Option(
-        "--storage",
-        metavar="URL",
-        help=(
-            "SQLAlchemy URL of the results database; default $POLYBENCH_STORAGE, else "
-            "sqlite:///polybench.db in the working directory."
-        ),
-    ),
-]
 
 
 @db_app.command("upgrade")

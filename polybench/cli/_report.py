@@ -7,19 +7,8 @@ from typing import Annotated
 
 import typer
 
-from polybench.cli._app import app
+from polybench.cli._app import Storage, app
 
-Storage = Annotated[
-    str | None,
-    typer.Option(
-        "--storage",
-        metavar="URL",
-        help=(
-            "SQLAlchemy URL of the results database; default $POLYBENCH_STORAGE, else "
-            "sqlite:///polybench.db in the working directory."
-        ),
-    ),
-]
 Tasks = Annotated[
     list[str] | None,
     typer.Option("--task", metavar="TASK", help="Only this task (repeat for several)."),

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from polybench.cli._app import app
+from polybench.cli._app import Storage, app
 
 
 @app.command(
@@ -20,11 +20,7 @@ from polybench.cli._app import app
 )
 def run(
     study: Path = typer.Argument(..., help="The study file (YAML), e.g. studies/quickstart.yaml."),
-    storage: str | None = typer.Option(
-        None,
-        "--storage",
-        help="SQLAlchemy URL (else $POLYBENCH_STORAGE, else sqlite:///polybench.db).",
-    ),
+    storage: Storage = None,
     workers: int = typer.Option(
         1, "--workers", min=1, help="Worker processes on this machine sharing the storage."
     ),
@@ -82,11 +78,7 @@ def run(
 )
 def status(
     study: str | None = typer.Argument(None, help="A study name; omit it to list every study."),
-    storage: str | None = typer.Option(
-        None,
-        "--storage",
-        help="SQLAlchemy URL (else $POLYBENCH_STORAGE, else sqlite:///polybench.db).",
-    ),
+    storage: Storage = None,
 ) -> None:
     """Show where studies stand (from any machine that reaches the database)."""
     from rich.console import Console
