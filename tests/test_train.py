@@ -216,3 +216,19 @@ def test_cli_train_prints_one_json_object_and_lists():
     assert {row["name"] for row in models} >= {"small_cnn", "resnet18", "textcnn", "bigru"}
     bad = runner.invoke(app, ["train", "--task", "digits", "--task-option", "subsampel=1"])
     assert bad.exit_code != 0 and "Did you mean 'subsample'" in bad.output
+
+
+def test_cli_train_refuses_a_bad_loss_parameter_before_training():
+    from typer.testing import CliRunner
+
+    from polybench.cli import app
+
+    runner = CliRunner()
+    args = ["train", "--task", "digits", "--loss", "focal", "--json"]
+    typo = runner.invoke(app, [*args, "--param", "gama=1"])
+    assert typo.exit_code == 2
+    assert "did you mean 'gamma'" in typo.output
+    assert "epoch" not in typo.output  # refused at the boundary: no progress bar, no training
+    negative = runner.invoke(app, [*args, "--param", "gamma=-1"])
+    assert negative.exit_code == 2
+    assert "'gamma'" in negative.output and ">= 0" in negative.output

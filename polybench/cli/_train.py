@@ -117,6 +117,7 @@ def train_command(
     Example: [bold]polybench train --task digits --model small_cnn --loss poly1_cross_entropy
     --param epsilon=2.0 --epochs 20 --seed 0[/bold]
     """
+    from polybench.losses import validate_params
     from polybench.tasks import get_task_spec, load_task
     from polybench.train import fit
 
@@ -127,6 +128,10 @@ def train_command(
         data = load_task(task, **options)
     except (ValueError, FileNotFoundError) as error:
         raise typer.BadParameter(str(error), param_hint="--task / --task-option") from None
+    try:
+        loss_params = validate_params(loss, parse_assignments(param, "--param"))
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--loss / --param") from None
     chosen_model = model or spec.defaults.model
     total = epochs or spec.defaults.epochs
 
@@ -154,7 +159,7 @@ def train_command(
                 data,
                 chosen_model,
                 loss,
-                parse_assignments(param, "--param"),
+                loss_params,
                 optimizer=optimizer,
                 lr=lr,
                 weight_decay=weight_decay,
