@@ -584,3 +584,21 @@ def test_summary_and_export_on_sqlite_and_postgresql(store, storage_url, tmp_pat
     back, curves = report.read_export(written[0])
     pd.testing.assert_frame_equal(back, report.runs(storage_url, "pair"), check_exact=True)
     pd.testing.assert_frame_equal(curves, report.epochs(storage_url, "pair"), check_exact=True)
+
+
+def test_test_scores_of_search_runs_in_an_older_database_are_not_shown(sqlite_url, tmp_path):
+    """An older polybench stored test scores for search runs; reads and exports hide them."""
+    with open_store(sqlite_url) as store:
+        store.ensure_study("old", STUDY_TEXT.replace("name: synth", "name: old"))
+        _run(store, "old", "digits", "focal", {"gamma": 1.0}, 0, "search", 0, "complete", 0.9, 0.8)
+        _run(store, "old", "digits", "focal", {"gamma": 1.0}, 0, "confirm", 0, "complete", 0.9, 0.7)
+        stored = store.runs(study="old")
+    assert stored["test_accuracy"].notna().all()  # the database keeps its columns
+    shown = report.runs(sqlite_url, "old").set_index("phase")
+    assert math.isnan(shown.loc["search", "test_accuracy"])
+    assert math.isnan(shown.loc["search", "test_macro_f1"])
+    assert shown.loc["confirm", "test_accuracy"] == 0.7
+    report.export(sqlite_url, "old", tmp_path / "runs.csv")
+    exported = pd.read_csv(tmp_path / "runs.csv").set_index("phase")
+    assert math.isnan(exported.loc["search", "test_accuracy"])
+    assert exported.loc["confirm", "test_accuracy"] == 0.7
