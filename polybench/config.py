@@ -243,7 +243,6 @@ class StudyConfig(_Strict):
     """A validated study file."""
 
     name: str
-    plugins: list[str] = Field(default_factory=list)
     seed: int = 0
     device: str = "auto"
     threads: int | None = Field(default=None, ge=1)
@@ -253,6 +252,7 @@ class StudyConfig(_Strict):
     search: SearchSpec = SearchSpec()
     confirm: ConfirmSpec = ConfirmSpec()
     heartbeat: HeartbeatSpec = HeartbeatSpec()
+    plugins: list[str] = Field(default_factory=list)
 
     _source: str | None = PrivateAttr(default=None)
     _text: str = PrivateAttr(default="")
