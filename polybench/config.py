@@ -206,7 +206,9 @@ class SearchSpec(_Strict):
     multi-objective study (no pruner). `trials` defaults to 10, or to the grid size with the
     grid sampler. `budget: epochs` equalises the training epochs each loss spends
     (`trials` x the most epochs a trial trains) instead of the number of trials, so a pruned
-    trial frees its unused epochs for another trial.
+    trial frees its unused epochs for another trial. `repeats: R` runs the whole search R
+    times with different sampler seeds and confirms each result on seeds of its own, so the
+    report can show how much of the spread between confirm runs comes from the search.
     """
 
     trials: int | None = Field(default=None, ge=1)
@@ -214,6 +216,7 @@ class SearchSpec(_Strict):
     pruner: str = "median"
     metric: str | list[str] = "val_accuracy"
     budget: Literal["trials", "epochs"] = "trials"
+    repeats: int = Field(default=1, ge=1)
 
     @property
     def objectives(self) -> list[str]:

@@ -24,6 +24,7 @@ from polybench.runner import build_plan, run_study, study_status
 from polybench.runner._trials import (
     CONFIRM_PARAMS,
     CONFIRM_SEED,
+    EPOCHS,
     ORIGIN,
     SKIPPED,
     over_budget,
@@ -185,6 +186,54 @@ def test_vary_split_gives_every_loss_the_same_data_seed_per_confirm_seed(
     assert list(seeds["first"]) == [1000, 1001]  # a different split per seed
     # Only the split varies: weights and batch order keep the study seed.
     assert (runs["init_seed"] == 0).all() and (runs["order_seed"] == 0).all()
+
+
+def test_epoch_budget_spends_the_same_epochs_with_more_short_trials(
+    tmp_path: Path, sqlite_url: str
+):
+    """budget: epochs gives each loss trials x max epochs (2 x 2 = 4): trials that train one
+    epoch leave room for more trials, and no loss spends more than its budget plus one trial."""
+    path = study_file(
+        tmp_path, name="epochs", trials=2, seeds=0, tune="tune: {epochs: {values: [1, 2]}}\n"
+    )
+    path.write_text(path.read_text().replace("pruner: none}", "pruner: none, budget: epochs}"))
+    summary = run_study(path, storage=sqlite_url, progress=False)
+    assert {pair.epoch_budget for pair in summary.plan.pairs} == {4}
+    assert "budget: equal, 4 training epochs" in summary.plan.describe()
+    with open_store(sqlite_url) as store:
+        runs = store.runs(study="epochs")
+    for loss, group in runs.groupby("loss"):
+        spent = int(group["epochs_done"].sum())
+        assert 4 <= spent <= 5, (loss, spent)  # the last trial may start at 3 epochs spent
+        assert len(group) >= 2 and len(group) == spent - (group["epochs_done"] == 2).sum()
+        trials = optuna_trials(sqlite_url, f"epochs/digits/{loss}")
+        assert sorted(t.user_attrs[EPOCHS] for t in trials) == sorted(group["epochs_done"])
+
+
+def test_search_repeats_rerun_the_search_and_confirm_each_result(tmp_path: Path, sqlite_url: str):
+    from polybench import report
+
+    path = study_file(tmp_path, name="rep", trials=1, seeds=2)
+    path.write_text(path.read_text().replace("pruner: none}", "pruner: none, repeats: 2}"))
+    summary = run_study(path, storage=sqlite_url, progress=False)
+    assert summary.planned_runs == 2 * 2 * (1 + 2) and summary.complete
+    with open_store(sqlite_url) as store:
+        runs = store.runs(study="rep")
+    assert len(runs) == 12
+    # Each repeat is an Optuna study of its own (its own sampler seed) ...
+    names = set(runs["optuna_study"])
+    assert "rep/digits/poly1_cross_entropy/repeat1" in names
+    assert "rep/digits/poly1_cross_entropy/repeat1/confirm" in names
+    # ... confirmed on seeds of its own, the same for every loss, so runs still pair up.
+    confirm = runs[runs["phase"] == "confirm"]
+    seeds = confirm.groupby("loss")["seed"].apply(sorted)
+    assert all(s == [1000, 1001, 1002, 1003] for s in seeds)
+    spent = report.budget(sqlite_url, "rep")
+    assert spent.search_repeats == 2 and "the search was repeated 2 times" in spent.variance_line()
+    spread = spent.search_spread.set_index("loss")
+    assert list(spread["repeats"]) == [2, 2] and list(spread["n_runs"]) == [4, 4]
+    status = study_status(sqlite_url, "rep")
+    assert len(status) == 4 and (status["confirm_done"] == 2).all()
 
 
 def test_diverging_trial_is_recorded_failed_and_the_study_goes_on(tmp_path: Path, sqlite_url: str):

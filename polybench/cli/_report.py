@@ -51,7 +51,10 @@ def report_command(
 
     Columns: best params, validation score, test mean [95% bootstrap CI over seeds],
     Δ to cross-entropy [CI], p-value (Holm-adjusted), Hedges' g, throughput, rank.
-    Below: one verdict per task, average ranks and a Friedman test across tasks.
+    Below: one verdict per task, average ranks and a Friedman test across tasks, then the
+    budget ledger (trials complete/pruned/failed, epochs, compute seconds per loss), the
+    expected best validation score after k = 1, 2, 4, ... trials, and which sources of
+    variance the confirm seeds varied.
 
     Piped (not a terminal), the table is tab-separated, followed by the verdicts.
 
@@ -64,17 +67,20 @@ def report_command(
     try:
         report.check_format(format)
         table = report.summary(storage, study, task=task, loss=loss, metric=metric)
+        spent = report.budget(storage, study, task=task, loss=loss, metric=metric)
         if format == "table" and output is None:
             from rich.console import Console
 
             console = Console()
             if console.is_terminal:
                 console.print(report.terminal_report(table, alpha))
+                for part in report.budget_renderables(spent):
+                    console.print(part)
             else:
-                text = report.render(table, "tsv", alpha)
+                text = report.render(table, "tsv", alpha) + report.budget_text(spent, "tsv")
                 typer.echo(text, nl=False)
             return
-        text = report.render(table, format, alpha)
+        text = report.render(table, format, alpha) + report.budget_text(spent, format)
     except ValueError as error:
         raise _fail(error) from None
     if output is None:

@@ -10,9 +10,19 @@ test mean with its 95% percentile-bootstrap interval over seeds, the difference 
 with its interval, paired (or Welch) t-test p-value raw and Holm-adjusted, Hedges' g,
 throughput and rank. `render` turns it into Markdown, LaTeX, HTML or CSV; `verdicts` says per
 task which loss is best, by how much, and whether that beats noise. The numbers come from
-`polybench.stats`.
+`polybench.stats`. `budget` adds what each loss's result cost (trials by outcome, epochs,
+seconds) and the expected best validation score after k trials, which says how easy each loss
+is to tune.
 """
 
+from polybench.report._budget import (
+    Budget,
+    budget,
+    budget_renderables,
+    budget_text,
+    curve_display,
+    ledger_display,
+)
 from polybench.report._export import (
     EXPORT_FORMATS,
     epochs_path,
@@ -49,13 +59,19 @@ __all__ = [
     "IMPORTANCE_COLUMNS",
     "REPORT_FORMATS",
     "SUMMARY_COLUMNS",
+    "Budget",
+    "budget",
+    "budget_renderables",
+    "budget_text",
     "check_format",
+    "curve_display",
     "display_frame",
     "epochs",
     "epochs_path",
     "export",
     "export_format",
     "importances",
+    "ledger_display",
     "markdown_table",
     "pareto",
     "ranking",

@@ -33,9 +33,16 @@ SUMMARY_COLUMNS = [
     "hedges_g",
     "train_throughput",
     "eval_throughput",
+    "search_complete",
+    "search_pruned",
+    "search_failed",
+    "epochs_trained",
+    "compute_seconds",
     "rank",
     "note",
 ]
+LEDGER_IN_SUMMARY = ["search_complete", "search_pruned", "search_failed"]
+LEDGER_IN_SUMMARY += ["epochs_trained", "compute_seconds"]
 
 
 def summarize(
@@ -57,6 +64,8 @@ def summarize(
     - delta (loss - baseline) with delta_ci_low/high (bootstrap), t_test ("paired t" or
       "Welch t"), p_value (raw, two-sided), p_holm (Holm over the losses of the task), hedges_g.
     - train/eval_throughput: mean samples/s of the confirm runs (search runs if none).
+    - search_complete/pruned/failed, epochs_trained, compute_seconds: the budget ledger
+      (`polybench.stats.budget_ledger`): what the loss's result cost, search and confirm runs.
     - rank: 1 = best test_mean within the task; note: why a number is missing, in words.
 
     `attrs` carries metric, baseline, ci_method and confidence.
@@ -124,10 +133,18 @@ def summarize(
         row["note"] = "; ".join(notes) or None
         rows.append(row)
     frame = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+    ledger = stats.budget_ledger(runs).set_index(["task", "loss"])
+    if len(frame):
+        keys = pd.MultiIndex.from_frame(frame[["task", "loss"]])
+        for column in LEDGER_IN_SUMMARY:
+            frame[column] = ledger[column].reindex(keys).to_numpy()
     frame["rank"] = frame.groupby("task")["test_mean"].rank(
         ascending=not spec.higher_is_better, method="average"
     )
-    frame = frame.astype({"n_trials": "int64", "n_seeds": "int64"})
+    counts = ["search_complete", "search_pruned", "search_failed", "epochs_trained"]
+    frame[counts] = frame[counts].fillna(0)
+    frame["compute_seconds"] = frame["compute_seconds"].astype("float64").fillna(0.0)
+    frame = frame.astype({"n_trials": "int64", "n_seeds": "int64"} | dict.fromkeys(counts, "int64"))
     for column in ("task", "loss", "metric", "best_params", "t_test", "note"):
         # text as object holding str or None, like the store's frames (pandas 2 and 3 alike)
         frame[column] = frame[column].astype(object).where(frame[column].notna(), None)

@@ -77,7 +77,8 @@ class PairPlan:
     searched like every other loss). `budget_note` says why this pair's budget differs from
     the study's `trials` (nothing to tune). With `epoch_budget` the search stops once that
     many training epochs were spent (at least `trials` trials run: each trains at most
-    `max_epochs`).
+    `max_epochs`). `repeat` numbers the search repeats (`search.repeats`); repeat 0 keeps the
+    plain study names, repeat r > 0 adds `/repeat{r}`, so its sampler seed differs.
     """
 
     study: str
@@ -92,10 +93,12 @@ class PairPlan:
     max_epochs: int = 1
     epoch_budget: int | None = None
     confirm_plan: tuple[ConfirmSeed, ...] = ()
+    repeat: int = 0
 
     @property
     def search_study(self) -> str:
-        return f"{self.study}/{self.task.task}/{self.loss.loss}"
+        name = f"{self.study}/{self.task.task}/{self.loss.loss}"
+        return f"{name}/repeat{self.repeat}" if self.repeat else name
 
     @property
     def confirm_study(self) -> str:
@@ -176,6 +179,8 @@ class StudyPlan:
             else:
                 budget = f"{pair.trials} trial(s)"
             added = " (added baseline)" if pair.added_baseline else ""
+            if config.search.repeats > 1:
+                added += f" [search repeat {pair.repeat + 1} of {config.search.repeats}]"
             lines.append(
                 f"  {pair.task.task} / {pair.model} / {pair.loss.loss}{added}: {budget} over "
                 f"{space}; {len(pair.confirm_seeds)} confirm run(s)"
@@ -183,7 +188,7 @@ class StudyPlan:
             if pair.budget_note:
                 lines.append(f"    note: {pair.budget_note}")
         lines.append(self.budget_line())
-        seeds = self.pairs[0].confirm_seeds if self.pairs else ()
+        seeds = tuple(sorted({s for pair in self.pairs for s in pair.confirm_seeds}))
         lines.append(
             f"total: {self.search_runs} search run(s) + {self.confirm_runs} confirm run(s) = "
             f"{self.planned_runs} run(s); confirm seeds {list(seeds)} varying "
@@ -211,15 +216,13 @@ def build_plan(config: StudyConfig) -> StudyPlan:
     """The plan of a validated study: one `PairPlan` per (task, loss), baseline included."""
     from polybench.tasks import TASKS
 
-    confirm = confirm_seeds(config)
-    seeds = tuple(planned.seed for planned in confirm)
     tune = tuple(
         Param(name, "training", spec, integer=TUNABLE_SETTINGS[name][0] is int)
         for name, spec in config.tune.items()
     )
     listed = {loss.loss for loss in config.losses}
     entries = [(loss, False) for loss in config.losses]
-    if seeds and config.confirm.baseline and BASELINE_LOSS not in listed:
+    if config.confirm.seeds and config.confirm.baseline and BASELINE_LOSS not in listed:
         entries.append((LossSpec(loss=BASELINE_LOSS), True))
     pairs: list[PairPlan] = []
     for task in config.tasks:
@@ -230,32 +233,36 @@ def build_plan(config: StudyConfig) -> StudyPlan:
             trials, note = _budget(config, space)
             max_epochs = _max_epochs(task, space, defaults.epochs)
             epoch_budget = trials * max_epochs if config.search.budget == "epochs" else None
-            pairs.append(
-                PairPlan(
-                    study=config.name,
-                    task=task,
-                    model=model,
-                    loss=loss,
-                    trials=trials,
-                    space=space,
-                    confirm_seeds=seeds,
-                    added_baseline=added,
-                    budget_note=note,
-                    max_epochs=max_epochs,
-                    epoch_budget=epoch_budget,
-                    confirm_plan=confirm,
+            for repeat in range(config.search.repeats):
+                confirm = confirm_seeds(config, repeat)
+                pairs.append(
+                    PairPlan(
+                        study=config.name,
+                        task=task,
+                        model=model,
+                        loss=loss,
+                        trials=trials,
+                        space=space,
+                        confirm_seeds=tuple(planned.seed for planned in confirm),
+                        added_baseline=added,
+                        budget_note=note,
+                        max_epochs=max_epochs,
+                        epoch_budget=epoch_budget,
+                        confirm_plan=confirm,
+                        repeat=repeat,
+                    )
                 )
-            )
     return StudyPlan(config=config, pairs=tuple(pairs))
 
 
-def confirm_seeds(config: StudyConfig) -> tuple[ConfirmSeed, ...]:
-    """The confirm seeds of a study: pairing seed `seed + 1000 + i`, and the init, order and
-    data seeds it sets for the sources in `confirm.vary` (the same for every loss)."""
+def confirm_seeds(config: StudyConfig, repeat: int = 0) -> tuple[ConfirmSeed, ...]:
+    """The confirm seeds of a study's search repeat `repeat`: pairing seed
+    `seed + 1000 + repeat * confirm.seeds + i`, and the init, order and data seeds it sets for
+    the sources in `confirm.vary` (the same for every loss, so runs pair up across losses)."""
     vary = set(config.confirm.vary)
     planned = []
     for index in range(config.confirm.seeds):
-        seed = config.seed + CONFIRM_SEED_OFFSET + index
+        seed = config.seed + CONFIRM_SEED_OFFSET + repeat * config.confirm.seeds + index
         planned.append(
             ConfirmSeed(
                 seed=seed,
@@ -321,7 +328,7 @@ def budget_problems(config: StudyConfig) -> list[tuple[tuple[str | int, ...], st
     if config.search.sampler != "grid":
         return []
     plan = build_plan(config)
-    sizes = {pair.loss.loss: pair.trials for pair in plan.pairs}
+    sizes = {pair.loss.loss: pair.trials for pair in plan.pairs if pair.repeat == 0}
     if len(set(sizes.values())) <= 1:
         return []
     counts = ", ".join(f"{loss} {size}" for loss, size in sizes.items())

@@ -13,6 +13,9 @@ Pure functions over the runs frame of `polybench.db.Store.runs()` (they never to
 - `sensitivity`, `sensitivity_summary`, `param_importances`: score against each hyperparameter in
   the search runs, and Optuna's fANOVA importances.
 - `pareto_front`, `accuracy_throughput_front`: the accuracy-throughput trade-off across losses.
+- `budget_ledger`: what each loss's result cost (trials by outcome, epochs, seconds);
+  `expected_best`, `expected_best_curve`: expected best validation score after k trials
+  (Dodge et al. 2019), which says how easy each loss is to tune.
 
 With too few seeds (n < 2) or tasks (< 2) the numbers are NaN and a `note` says so in words.
 """
@@ -27,6 +30,17 @@ from polybench.stats._baseline import (
     holm,
     paired_t_test,
     welch_t_test,
+)
+from polybench.stats._budget import (
+    EXPECTED_BEST_COLUMNS,
+    LEDGER_COLUMNS,
+    SEARCH_SPREAD_COLUMNS,
+    budget_ledger,
+    budget_points,
+    expected_best,
+    expected_best_curve,
+    search_repeat,
+    search_spread,
 )
 from polybench.stats._metrics import METRICS, TEST_METRICS, Metric, get_metric
 from polybench.stats._pareto import accuracy_throughput_front, non_dominated, pareto_front
@@ -65,9 +79,12 @@ __all__ = [
     "BOOTSTRAP_RESAMPLES",
     "BOOTSTRAP_SEED",
     "CONFIDENCE",
+    "EXPECTED_BEST_COLUMNS",
+    "LEDGER_COLUMNS",
     "METRICS",
     "MIN_SEEDS",
     "RECOMMENDED_SEEDS",
+    "SEARCH_SPREAD_COLUMNS",
     "TEST_METRICS",
     "Comparison",
     "FriedmanResult",
@@ -78,9 +95,13 @@ __all__ = [
     "bootstrap_description",
     "bootstrap_difference_interval",
     "bootstrap_interval",
+    "budget_ledger",
+    "budget_points",
     "compare",
     "compare_to_baseline",
     "confirm_runs",
+    "expected_best",
+    "expected_best_curve",
     "friedman",
     "friedman_from_ranks",
     "get_metric",
@@ -93,7 +114,9 @@ __all__ = [
     "param_importances",
     "pareto_front",
     "rank_losses",
+    "search_repeat",
     "search_runs",
+    "search_spread",
     "seed_note",
     "seed_summary",
     "sensitivity",
