@@ -37,8 +37,11 @@ def report_command(
         ),
     ] = None,
     format: Annotated[
-        str, typer.Option("--format", help="table (terminal), md, latex, html or csv.")
+        str, typer.Option("--format", help="table (terminal), md, latex, html, csv, json or tsv.")
     ] = "table",
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print JSON (the same as --format json).")
+    ] = False,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write to this file, not stdout.")
     ] = None,
@@ -69,11 +72,15 @@ def report_command(
     probability of improvement and interquartile mean. A --metric other than the study's own
     is labelled exploratory.
 
+    Piped (not a terminal), the table is tab-separated, followed by the verdicts.
+
     Examples: polybench report quickstart --format md --output quickstart.md;
     polybench report quickstart --margin 0.005; polybench report quickstart --mde 0.01
     """
     from polybench import report
 
+    if as_json:
+        format = "json"
     try:
         report.check_format(format)
         table = report.summary(
@@ -87,9 +94,11 @@ def report_command(
             from rich.console import Console
 
             console = Console()
-            if not console.is_terminal:
-                console = Console(width=max(console.width, 200))
-            console.print(report.terminal_report(table, alpha))
+            if console.is_terminal:
+                console.print(report.terminal_report(table, alpha))
+            else:
+                text = report.render(table, "tsv", alpha)
+                typer.echo(text, nl=False)
             return
         text = report.render(table, format, alpha)
     except ValueError as error:

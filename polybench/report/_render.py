@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from polybench.stats import FriedmanResult
 
-REPORT_FORMATS = ("table", "md", "latex", "html", "csv")
+REPORT_FORMATS = ("table", "md", "latex", "html", "csv", "json", "tsv")
 
 
 def check_format(fmt: str) -> str:
@@ -290,10 +290,13 @@ def power_lines(table: pd.DataFrame) -> list[str]:
 
 
 def render_power(table: pd.DataFrame, fmt: str = "md") -> str:
-    """The `--mde` answer as text: sentences (md, table, html, latex) or the numbers (csv)."""
+    """The `--mde` answer as text: sentences (md, table, tsv, html, latex) or the numbers
+    (csv, json)."""
     check_format(fmt)
     if fmt == "csv":
         return table.to_csv(index=False)
+    if fmt == "json":
+        return table.to_json(orient="records", indent=2) + "\n"
     lines = power_lines(table)
     if fmt == "md":
         return "\n".join(f"- {line}" for line in lines) + "\n"
@@ -306,10 +309,22 @@ def render_power(table: pd.DataFrame, fmt: str = "md") -> str:
 
 def render(summary: pd.DataFrame, fmt: str = "md", alpha: float | None = None) -> str:
     """The report as text: `md` (table, verdicts, ranks), `latex` (a table for papers), `html`
-    (table and verdicts), or `csv` (the raw summary numbers, machine-readable)."""
+    (table and verdicts), `csv` or `json` (the raw summary numbers, machine-readable: one
+    object per task and loss), or `tsv` (the terminal table tab-separated, then the verdicts;
+    what `polybench report` prints into a pipe)."""
     check_format(fmt)
     if fmt == "csv":
         return summary.to_csv(index=False)  # metric_role says primary or exploratory per row
+    if fmt == "json":
+        return summary.to_json(orient="records", indent=2) + "\n"
+    if fmt == "tsv":
+        table = display_frame(summary)
+        rows = [list(table.columns), *table.astype(str).itertuples(index=False)]
+        lines = [
+            "\t".join(str(v).replace("\t", " ").replace("\n", " ") for v in row) for row in rows
+        ]
+        lines += ["", *verdicts(summary, alpha), *across_task_lines(summary, alpha)]
+        return "\n".join(lines + _footer(summary)) + "\n"
     if fmt == "table":
         from rich.console import Console
 
@@ -365,7 +380,10 @@ def terminal_report(summary: pd.DataFrame, alpha: float | None = None) -> Group:
     rich_table = Table(title=f"polybench report {study}".strip(), show_lines=False)
     for column in table.columns:
         justify = "left" if column in ("task", "loss", "best params", "note") else "right"
-        rich_table.add_column(column, justify=justify, overflow="fold")
+        # names are never broken across lines: their column is as wide as the longest one
+        longest = int(table[column].astype(str).str.len().max()) if len(table) else 0
+        min_width = longest if column in ("task", "loss") else None
+        rich_table.add_column(column, justify=justify, overflow="fold", min_width=min_width)
     for row in table.itertuples(index=False):
         rich_table.add_row(*[str(v) for v in row])
     lines = verdicts(summary, alpha) + across_task_lines(summary, alpha)
