@@ -382,12 +382,17 @@ def test_study_with_no_finished_run_says_what_is_missing_on_every_tab(sqlite_url
     at = _app(sqlite_url, monkeypatch)
     _assert_clean(at)
     assert [tab.label for tab in at.tabs] == TABS
-    overview, tradeoff, sensitivity, runs, across = at.tabs
+    overview, tradeoff, sensitivity, runs, across, budget = at.tabs
     assert any("No run of task digits has finished yet" in i.value for i in overview.info)
     assert any("No complete runs with this score yet" in i.value for i in tradeoff.info)
     assert any("No tuned hyperparameter varies" in i.value for i in sensitivity.info)
     assert sorted(runs.dataframe[0].value["state"]) == ["failed", "running"]
     assert any("No task has complete confirm runs yet" in i.value for i in across.info)
+    # The failed search run is in the ledger; no complete trial yet, so no curve.
+    ledger = budget.dataframe[0].value
+    assert list(ledger["search complete/pruned/failed"]) == ["0/0/1"]
+    curve = _figure(budget, "expected_best")
+    assert "No complete search trials yet." in json.dumps(curve["layout"]["annotations"])
 
 
 def test_across_tasks_shows_ranks_and_the_friedman_test(sqlite_url, monkeypatch):
