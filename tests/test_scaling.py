@@ -81,9 +81,7 @@ class ConnectionSampler(threading.Thread):
 
 @pytest.mark.slow
 @pytest.mark.postgres
-def test_sixteen_workers_on_postgresql_finish_exactly_the_planned_runs(
-    tmp_path: Path, pg_url: str
-):
+def test_sixteen_workers_on_postgresql_finish_exactly_the_planned_runs(tmp_path: Path, pg_url: str):
     path = many_workers_study(tmp_path)
     schema = make_url(pg_url).query["application_name"]
     sampler = ConnectionSampler(schema)

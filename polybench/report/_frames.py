@@ -162,8 +162,9 @@ def summary(
     with _store(storage) as store:
         row = _check_study(store, study)
         frame = store.runs(study=study, task=task)
+        costs = store.loss_costs(study=study, task=task)
     chosen = metric or _metric_of(row["config_text"].iloc[0])
-    table = summarize(frame, chosen, baseline, confidence=confidence)
+    table = summarize(frame, chosen, baseline, confidence=confidence, loss_costs=costs)
     selected = _select(table, "loss", loss).reset_index(drop=True)
     selected.attrs = table.attrs | {"study": study}
     return selected

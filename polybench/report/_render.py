@@ -34,7 +34,8 @@ def display_frame(summary: pd.DataFrame) -> pd.DataFrame:
     confidence = summary.attrs.get("confidence", 0.95)
     columns = ["task", "loss", "best params", f"val {metric}"]
     columns += [f"test {metric} ({confidence:.0%} CI)", "seeds"]
-    columns += [f"Δ vs {baseline} ({confidence:.0%} CI)", "p (Holm)", "g", "train samples/s"]
+    columns += [f"Δ vs {baseline} ({confidence:.0%} CI)", "p (Holm)", "g"]
+    columns += [f"train samples/s ({confidence:.0%} CI)", f"loss cost (x {baseline})"]
     columns += ["rank", "note"]
     rows = []
     for _, row in summary.iterrows():
@@ -55,9 +56,14 @@ def display_frame(summary: pd.DataFrame) -> pd.DataFrame:
                 else "",
                 "p (Holm)": _p(row),
                 "g": "" if pd.isna(row["hedges_g"]) else f"{row['hedges_g']:+.2f}",
-                "train samples/s": _rate(row["train_throughput"]),
+                f"train samples/s ({confidence:.0%} CI)": _rate_interval(row),
+                f"loss cost (x {baseline})": _cost(row),
                 "rank": "" if pd.isna(row["rank"]) else f"{row['rank']:g}",
-                "note": row["note"] if isinstance(row["note"], str) else "",
+                "note": "; ".join(
+                    text
+                    for text in (row["note"], row.get("throughput_note"))
+                    if isinstance(text, str)
+                ),
             }
         )
     return pd.DataFrame(rows, columns=columns)
@@ -85,6 +91,20 @@ def _p(row: pd.Series) -> str:
 
 def _rate(value: float) -> str:
     return "" if pd.isna(value) else f"{value:,.0f}"
+
+
+def _rate_interval(row: pd.Series) -> str:
+    rate = _rate(row["train_throughput"])
+    if not rate or pd.isna(row.get("train_throughput_low", np.nan)):
+        return rate
+    return f"{rate} [{_rate(row['train_throughput_low'])}, {_rate(row['train_throughput_high'])}]"
+
+
+def _cost(row: pd.Series) -> str:
+    ratio = row.get("loss_cost_ratio", np.nan)
+    if pd.isna(ratio):
+        return ""
+    return f"{ratio:.2f}x [{row['loss_cost_low']:.2f}, {row['loss_cost_high']:.2f}]"
 
 
 def ranking_lines(result: FriedmanResult) -> list[str]:

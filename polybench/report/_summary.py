@@ -32,7 +32,14 @@ SUMMARY_COLUMNS = [
     "p_holm",
     "hedges_g",
     "train_throughput",
+    "train_throughput_low",
+    "train_throughput_high",
+    "throughput_p",
+    "throughput_note",
     "eval_throughput",
+    "loss_cost_ratio",
+    "loss_cost_low",
+    "loss_cost_high",
     "rank",
     "note",
 ]
@@ -46,6 +53,7 @@ def summarize(
     confidence: float = stats.CONFIDENCE,
     resamples: int = stats.BOOTSTRAP_RESAMPLES,
     seed: int = stats.BOOTSTRAP_SEED,
+    loss_costs: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The summary of a study's runs frame: one row per task and loss (see `SUMMARY_COLUMNS`).
 
@@ -56,7 +64,13 @@ def summarize(
       t_low/t_high (t-interval): the test metric over the complete confirm runs.
     - delta (loss - baseline) with delta_ci_low/high (bootstrap), t_test ("paired t" or
       "Welch t"), p_value (raw, two-sided), p_holm (Holm over the losses of the task), hedges_g.
-    - train/eval_throughput: mean samples/s of the confirm runs (search runs if none).
+    - train/eval_throughput: mean samples/s of the confirm runs (search runs if none);
+      train_throughput_low/high: its t-interval over those runs; throughput_p: Welch's t-test
+      against the baseline's runs; throughput_note: "within noise of <baseline>" (p >= 0.05),
+      or "faster than" / "slower than" it.
+    - loss_cost_ratio, loss_cost_low/high: forward + backward time of the loss against
+      cross-entropy on the task's batch shape (median and quartiles over interleaved rounds,
+      from `loss_costs`, the store's `loss_costs()` frame); NaN when not measured.
     - rank: 1 = best test_mean within the task; note: why a number is missing, in words.
 
     `attrs` carries metric, baseline, ci_method and confidence.
@@ -89,6 +103,8 @@ def summarize(
         timed = confirmed if len(confirmed) else searched
         row["train_throughput"] = timed["train_throughput"].mean() if len(timed) else np.nan
         row["eval_throughput"] = timed["eval_throughput"].mean() if len(timed) else np.nan
+        row |= _throughput_interval(timed, confidence)
+        row |= _loss_cost(loss_costs, task, loss)
         if (task, loss) in by_seed.index:
             seeds = by_seed.loc[(task, loss)]
             row |= {
@@ -124,11 +140,12 @@ def summarize(
         row["note"] = "; ".join(notes) or None
         rows.append(row)
     frame = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+    _compare_throughput(frame, runs, confirm, search, baseline)
     frame["rank"] = frame.groupby("task")["test_mean"].rank(
         ascending=not spec.higher_is_better, method="average"
     )
     frame = frame.astype({"n_trials": "int64", "n_seeds": "int64"})
-    for column in ("task", "loss", "metric", "best_params", "t_test", "note"):
+    for column in ("task", "loss", "metric", "best_params", "t_test", "throughput_note", "note"):
         # text as object holding str or None, like the store's frames (pandas 2 and 3 alike)
         frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
     frame.attrs |= {
@@ -138,6 +155,72 @@ def summarize(
         "ci_method": stats.bootstrap_description(confidence, resamples, seed),
     }
     return frame
+
+
+def _timed_runs(runs: pd.DataFrame) -> pd.Series:
+    values = runs.loc[runs["state"] == "complete", "train_throughput"]
+    return values.dropna()
+
+
+def _throughput_interval(timed: pd.DataFrame, confidence: float) -> dict[str, float]:
+    values = _timed_runs(timed)
+    if len(values) < 2:
+        return {"train_throughput_low": np.nan, "train_throughput_high": np.nan}
+    interval = stats.t_interval(values.to_numpy(), confidence)
+    return {"train_throughput_low": interval.low, "train_throughput_high": interval.high}
+
+
+def _loss_cost(loss_costs: pd.DataFrame | None, task: str, loss: str) -> dict[str, float]:
+    empty = {"loss_cost_ratio": np.nan, "loss_cost_low": np.nan, "loss_cost_high": np.nan}
+    if loss_costs is None or loss_costs.empty:
+        return empty
+    match = loss_costs[(loss_costs["task"] == task) & (loss_costs["loss"] == loss)]
+    if match.empty:
+        return empty
+    first = match.iloc[0]
+    return {
+        "loss_cost_ratio": float(first["ratio"]),
+        "loss_cost_low": float(first["ratio_low"]),
+        "loss_cost_high": float(first["ratio_high"]),
+    }
+
+
+def _compare_throughput(
+    frame: pd.DataFrame,
+    runs: pd.DataFrame,
+    confirm: pd.DataFrame,
+    search: pd.DataFrame,
+    baseline: str,
+    alpha: float = 0.05,
+) -> None:
+    """Fill throughput_p and throughput_note: each loss's training throughput against the
+    baseline's (the same runs the means use), by Welch's t-test."""
+    frame["throughput_p"] = np.nan
+    frame["throughput_note"] = None
+    for index, row in frame.iterrows():
+        if row["loss"] == baseline:
+            continue
+
+        def timed(loss: str, task: str = row["task"]) -> pd.Series:
+            chosen = confirm[(confirm["task"] == task) & (confirm["loss"] == loss)]
+            if chosen.empty:
+                chosen = search[(search["task"] == task) & (search["loss"] == loss)]
+            return _timed_runs(chosen)
+
+        mine, theirs = timed(row["loss"]), timed(baseline)
+        if len(mine) < 2 or len(theirs) < 2:
+            continue
+        if mine.std(ddof=1) == 0 and theirs.std(ddof=1) == 0:
+            continue
+        p = stats.welch_t_test(mine.to_numpy(), theirs.to_numpy()).p_value
+        frame.loc[index, "throughput_p"] = p
+        if p >= alpha:
+            note = f"within noise of {baseline} (Welch p={format_p(p)})"
+        elif mine.mean() > theirs.mean():
+            note = f"faster than {baseline} (Welch p={format_p(p)})"
+        else:
+            note = f"slower than {baseline} (Welch p={format_p(p)})"
+        frame.loc[index, "throughput_note"] = note
 
 
 def ranking(summary: pd.DataFrame, alpha: float = 0.05) -> stats.FriedmanResult:
