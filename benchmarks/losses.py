@@ -8,6 +8,7 @@ alike; the table shows median times and the median of the per-repetition ratios.
 
     .venv/bin/python benchmarks/losses.py          # 64 x 10 (1 thread), then 4096 x 1000, CPU
     .venv/bin/python benchmarks/losses.py --batch 256 --classes 100 --repeats 50 --device cuda
+    .venv/bin/python benchmarks/losses.py --device cuda --compile   # the fused CUDA path
 
 The default run has two cases. 64 x 10 on one thread is the batch polybench's own tasks train
 with, where the cost is per call (dispatch, autograd bookkeeping), not per element; 4096 x 1000 on
@@ -49,8 +50,12 @@ def torchvision_sigmoid_focal(logits: torch.Tensor, one_hot: torch.Tensor) -> to
     return loss.sum() / logits.shape[0]
 
 
-def candidates() -> dict[str, tuple[LossFn, str, str]]:
-    """name -> (function, target kind 'index' | 'onehot', peer name)."""
+COMPILED = ("cross_entropy", "poly1_cross_entropy", "focal")
+
+
+def candidates(compiled: bool = False) -> dict[str, tuple[LossFn, str, str]]:
+    """name -> (function, target kind 'index' | 'onehot', peer name); with `compiled`, also
+    `torch.compile`d forms of `COMPILED` (the CUDA path) against `F.cross_entropy`."""
     table: dict[str, tuple[LossFn, str, str]] = {
         "F.cross_entropy": (F.cross_entropy, "index", ""),
         "torchvision sigmoid_focal": (torchvision_sigmoid_focal, "onehot", ""),
@@ -68,11 +73,23 @@ def candidates() -> dict[str, tuple[LossFn, str, str]]:
             "torchvision sigmoid_focal" if sigmoid else "F.cross_entropy",
         )
         del cls
+    if compiled:
+        from polybench.losses._compiled import compiled_loss
+
+        for name in COMPILED:
+            table[f"{name} (compiled)"] = (compiled_loss(name), "index", "F.cross_entropy")
     return table
 
 
 def run(
-    batch: int, classes: int, repeats: int, warmup: int, device: str, dtype: torch.dtype, seed: int
+    batch: int,
+    classes: int,
+    repeats: int,
+    warmup: int,
+    device: str,
+    dtype: torch.dtype,
+    seed: int,
+    compiled: bool = False,
 ) -> dict[str, list[float]]:
     """Seconds per forward + backward for every candidate, `repeats` interleaved rounds."""
     generator = torch.Generator().manual_seed(seed)
@@ -80,7 +97,7 @@ def run(
     index = torch.randint(0, classes, (batch,), generator=generator).to(device)
     one_hot = F.one_hot(index, classes).to(dtype)
     targets = {"index": index, "onehot": one_hot}
-    table = candidates()
+    table = candidates(compiled)
     leaf = logits.clone().requires_grad_(True)
     sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
     times: dict[str, list[float]] = {name: [] for name in table}
@@ -102,7 +119,7 @@ def run(
 
 def report(times: dict[str, list[float]]) -> str:
     """A text table: median ms, peer, median per-round ratio to the peer."""
-    table = candidates()
+    table = candidates(any(name.endswith("(compiled)") for name in times))
     lines = [f"{'loss':34s} {'median ms':>10s}  {'peer':26s} {'peer ms':>8s} {'ratio':>6s}"]
     for name, (_, _, peer) in table.items():
         median = statistics.median(times[name]) * 1e3
@@ -132,6 +149,9 @@ def main() -> None:
     parser.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"])
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--compile", action="store_true", help="add torch.compile'd losses (the CUDA path)"
+    )
     args = parser.parse_args()
     default_threads = torch.get_num_threads()
     if args.batch is None and args.classes is None:
@@ -146,7 +166,14 @@ def main() -> None:
     for index, (batch, classes, threads, repeats) in enumerate(cases):
         torch.set_num_threads(threads or default_threads)
         times = run(
-            batch, classes, repeats, args.warmup, args.device, getattr(torch, args.dtype), args.seed
+            batch,
+            classes,
+            repeats,
+            args.warmup,
+            args.device,
+            getattr(torch, args.dtype),
+            args.seed,
+            args.compile,
         )
         print(
             ("\n" if index else "")

@@ -365,6 +365,9 @@ class Worker:
                     seed=seed,
                     device=self.config.device,
                     threads=self.config.threads,
+                    amp=self.config.amp,
+                    channels_last=self.config.channels_last,
+                    compile=self.config.compile,
                     on_epoch=on_epoch,
                     **options,
                 )
