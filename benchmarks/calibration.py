@@ -57,7 +57,7 @@ def coverage() -> None:
             )
             mean = d.mean(axis=1)
             half = scipy_stats.t.ppf(0.975, n - 1) * d.std(axis=1, ddof=1) / np.sqrt(n)
-            row.append(f"n={n}: {np.mean((mean - half <= 0.003) & (0.003 <= mean + half)):.3f}")
+            row.append(f"n={n}: {np.mean((mean - half <= 0.003) & (mean + half >= 0.003)):.3f}")
         print(f"   {name:<22} " + "  ".join(row))
     print()
 
