@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import io
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -348,7 +349,8 @@ def render(summary: pd.DataFrame, fmt: str = "md", alpha: float | None = None) -
     if fmt == "table":
         from rich.console import Console
 
-        console = Console(record=True, width=200, force_terminal=False)
+        # record only: the text is returned, not also printed to stdout
+        console = Console(record=True, width=200, force_terminal=False, file=io.StringIO())
         console.print(terminal_report(summary, alpha))
         return console.export_text()
     table = display_frame(summary)
