@@ -12,6 +12,7 @@ given and what is allowed, with the closest valid names for a misspelling.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import math
 import re
@@ -278,7 +279,13 @@ def load_study(path: str | Path) -> StudyConfig:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(path, [Problem(key="", message="no such file.")]) from None
+        message = "no such file."
+        from polybench.studies import example_studies
+
+        with contextlib.suppress(FileNotFoundError):
+            if path.stem in example_studies():
+                message += f" `polybench init {path.stem}` writes the example study {path.name}."
+        raise ConfigError(path, [Problem(key="", message=message)]) from None
     except OSError as error:
         raise ConfigError(path, [Problem(key="", message=f"cannot read: {error}.")]) from None
     return parse_study(text, source=str(path))
