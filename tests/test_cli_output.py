@@ -64,7 +64,10 @@ def study_url(tmp_path_factory) -> str:
                     task="review_sentiment_zh",
                     model="fasttext",
                     loss=loss,
-                    params={"epsilon": 1.0 + number} if loss != "cross_entropy" else {},
+                    # confirm runs train the best search setting (the last trial, epsilon 2)
+                    params={"epsilon": 1.0 + (1 if phase == "confirm" else number)}
+                    if loss != "cross_entropy"
+                    else {},
                     seed=number,
                     phase=phase,
                     optuna_study=f"long_names_study/review_sentiment_zh/{loss}"
