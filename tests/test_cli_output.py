@@ -184,3 +184,24 @@ def test_help_flags_short_option_and_completion():
             assert "<bool>" not in help_text(name, sub, "-h")
     (dry_run,) = [line for line in help_text("run", "-h").splitlines() if "--dry-run" in line]
     assert "<" not in dry_run
+
+
+def test_status_of_an_empty_database_names_the_url_it_looked_at(tmp_path):
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    open_store(url).close()
+    env = {k: v for k, v in os.environ.items() if k != "POLYBENCH_STORAGE"}
+    result = subprocess.run(
+        [sys.executable, "-m", "polybench", "status", "--storage", url],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "study\tcreated_at\truns\tplanned_runs\tcomplete\tpruned\tfailed\trunning"
+    ]
+    assert result.stderr.strip() == (
+        f"No studies in {url}. Start one with `polybench init` and `polybench run "
+        "quickstart.yaml`, or pass --storage URL."
+    )
