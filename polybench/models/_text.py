@@ -80,8 +80,16 @@ class BiGRU(nn.Module):
 
 
 class FastText(nn.Module):
-    """fastText-style (Joulin et al. 2017): the mean of the token embeddings (padding
-    excluded), dropout, linear. tokens: (N, L) int64 -> logits: (N, num_classes)."""
+    """fastText (Joulin et al. 2017, "Bag of Tricks for Efficient Text Classification"): the
+    mean of the embeddings of every token and of every n-gram of 2 to `ngrams` consecutive
+    tokens, then dropout and a linear classifier. N-grams are hashed into `buckets` extra
+    embedding rows (the paper's hashing trick), so their number does not grow with the corpus.
+    Padding and n-grams that touch it are left out of the mean.
+    tokens: (N, L) int64 -> logits: (N, num_classes)."""
+
+    # multiplier of the rolling n-gram hash: odd, large, and small enough that
+    # bucket * multiplier + token stays far below 2**63
+    HASH_MULTIPLIER = 1_000_003
 
     def __init__(
         self,
@@ -89,19 +97,40 @@ class FastText(nn.Module):
         num_classes: int,
         pad_index: int,
         embedding_dim: int = 64,
+        ngrams: int = 1,
+        buckets: int = 2**18,
         dropout: float = 0.2,
     ) -> None:
         super().__init__()
         self.pad_index = pad_index
-        self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=pad_index)
+        self.vocab_size = vocab_size
+        self.ngrams = ngrams
+        self.buckets = buckets if ngrams > 1 else 0
+        self.embedding = nn.EmbeddingBag(
+            vocab_size + self.buckets, embedding_dim, mode="mean", padding_idx=pad_index
+        )
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(embedding_dim, num_classes)
 
+    def features(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Ids of the bag: the tokens, then hashed n-grams of 2..`ngrams` tokens as ids
+        vocab_size + bucket; <pad> where an n-gram touches padding. (N, L) -> (N, ~ngrams * L)."""
+        pad = tokens == self.pad_index
+        ids = [tokens]
+        rolling = tokens
+        touches_pad = pad
+        for n in range(2, self.ngrams + 1):
+            if tokens.shape[1] < n:
+                break
+            rolling = (rolling[:, :-1] * self.HASH_MULTIPLIER + tokens[:, n - 1 :]) % self.buckets
+            touches_pad = touches_pad[:, :-1] | pad[:, n - 1 :]
+            ids.append(torch.where(touches_pad, self.pad_index, rolling + self.vocab_size))
+        return torch.cat(ids, dim=1)
+
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        mask = (tokens != self.pad_index).unsqueeze(-1)  # (N, L, 1)
-        summed = (self.embedding(tokens) * mask).sum(dim=1)
-        mean = summed / mask.sum(dim=1).clamp_min(1)
-        return self.classifier(self.dropout(mean))
+        bag = self.features(tokens)
+        # a row of padding only: EmbeddingBag returns zeros for an empty bag
+        return self.classifier(self.dropout(self.embedding(bag)))
 
 
 def _text_sizes(task: TaskData) -> dict[str, int]:
@@ -160,12 +189,18 @@ register(
     ModelSpec(
         name="fasttext",
         kind="text",
-        summary="fastText-style mean of token embeddings and a linear classifier",
+        summary="fastText (Joulin et al. 2017): mean of token and hashed n-gram embeddings",
         build=lambda task, o: FastText(
-            **_text_sizes(task), embedding_dim=o["embedding_dim"], dropout=o["dropout"]
+            **_text_sizes(task),
+            embedding_dim=o["embedding_dim"],
+            ngrams=o["ngrams"],
+            buckets=o["buckets"],
+            dropout=o["dropout"],
         ),
         options=(
             Option("embedding_dim", int, 64, "embedding size", low=1),
+            Option("ngrams", int, 1, "longest n-gram of tokens in the bag (1: tokens only)", low=1),
+            Option("buckets", int, 2**18, "hash buckets shared by the n-grams", low=1),
             Option("dropout", float, 0.2, "dropout before the classifier", low=0.0, high=0.99),
         ),
     )

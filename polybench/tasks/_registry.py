@@ -9,13 +9,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from polybench.tasks import _data, _text
+import torch
+
+from polybench.tasks import _data, _noise, _text
 from polybench.tasks._options import Option, closest, validate_options
 
 logger = logging.getLogger(__name__)
 
 COMMON_OPTIONS = (
-    Option("data_seed", int, 0, "seed of the split, subsample and long-tail draws"),
+    Option("data_seed", int, 0, "seed of the split, subsample, long-tail and label-noise draws"),
     Option(
         "subsample",
         float,
@@ -31,6 +33,14 @@ COMMON_OPTIONS = (
         "make the training split long-tailed: ratio of the largest to the smallest class "
         "(exponential profile; val / test untouched)",
         low=1.0,
+    ),
+    Option(
+        "label_noise",
+        _noise.LabelNoise,
+        None,
+        "flip this share of every training class's labels: symmetric (to any other class) or "
+        "asymmetric (class c to c + 1 mod C); a bare number is a symmetric rate; val / test "
+        "stay clean",
     ),
     Option(
         "val_fraction",
@@ -203,7 +213,11 @@ def _load(name: str, key: tuple) -> _data.TaskData:
     }
     if spec.kind == "image":
         splits, shape = _data.image_splits(source, chosen)
-        return _data.TaskData(**common, **splits, input_shape=shape)
+        return _data.TaskData(
+            **common,
+            **_with_label_noise(name, splits, clean, len(source.class_names)),
+            input_shape=shape,
+        )
     corpus = _corpus(name, own_key, clean["tokenizer"])
     splits, vocabulary = _data.text_splits(
         source,
@@ -215,11 +229,31 @@ def _load(name: str, key: tuple) -> _data.TaskData:
     )
     return _data.TaskData(
         **common,
-        **splits,
+        **_with_label_noise(name, splits, clean, len(source.class_names)),
         vocab_size=len(vocabulary.tokens),
         pad_index=_text.PAD_INDEX,
         vocabulary=vocabulary.tokens,
     )
+
+
+def _with_label_noise(
+    name: str, splits: dict[str, _data.Split], clean: Mapping[str, Any], num_classes: int
+) -> dict[str, Any]:
+    """The splits, with the training labels flipped when `label_noise` is set (the clean ones
+    kept as `clean_train_y`); validation and test are never touched."""
+    noise = clean["label_noise"]
+    if noise is None or noise.rate == 0:
+        return dict(splits)
+    train = splits["train"]
+    try:
+        noisy = _noise.flip_labels(train.y.numpy(), num_classes, noise, clean["data_seed"])
+    except ValueError as error:
+        raise ValueError(f"task {name!r} option {error}") from None
+    return {
+        **splits,
+        "train": _data.Split(x=train.x, y=torch.from_numpy(noisy)),
+        "clean_train_y": train.y,
+    }
 
 
 def clear_cache() -> None:
