@@ -37,8 +37,11 @@ def report_command(
         ),
     ] = None,
     format: Annotated[
-        str, typer.Option("--format", help="table (terminal), md, latex, html or csv.")
+        str, typer.Option("--format", help="table (terminal), md, latex, html, csv, json or tsv.")
     ] = "table",
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print JSON (the same as --format json).")
+    ] = False,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write to this file, not stdout.")
     ] = None,
@@ -50,10 +53,14 @@ def report_command(
     Δ to cross-entropy [CI], p-value (Holm-adjusted), Hedges' g, throughput, rank.
     Below: one verdict per task, average ranks and a Friedman test across tasks.
 
+    Piped (not a terminal), the table is tab-separated, followed by the verdicts.
+
     Example: polybench report quickstart --format md --output quickstart.md
     """
     from polybench import report
 
+    if as_json:
+        format = "json"
     try:
         report.check_format(format)
         table = report.summary(storage, study, task=task, loss=loss, metric=metric)
@@ -61,9 +68,11 @@ def report_command(
             from rich.console import Console
 
             console = Console()
-            if not console.is_terminal:
-                console = Console(width=max(console.width, 200))
-            console.print(report.terminal_report(table, alpha))
+            if console.is_terminal:
+                console.print(report.terminal_report(table, alpha))
+            else:
+                text = report.render(table, "tsv", alpha)
+                typer.echo(text, nl=False)
             return
         text = report.render(table, format, alpha)
     except ValueError as error:

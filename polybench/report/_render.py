@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
     from polybench.stats import FriedmanResult
 
-REPORT_FORMATS = ("table", "md", "latex", "html", "csv")
+REPORT_FORMATS = ("table", "md", "latex", "html", "csv", "json", "tsv")
 
 
 def check_format(fmt: str) -> str:
@@ -120,10 +120,22 @@ def _footer(summary: pd.DataFrame) -> list[str]:
 
 def render(summary: pd.DataFrame, fmt: str = "md", alpha: float = 0.05) -> str:
     """The report as text: `md` (table, verdicts, ranks), `latex` (a table for papers), `html`
-    (table and verdicts), or `csv` (the raw summary numbers, machine-readable)."""
+    (table and verdicts), `csv` or `json` (the raw summary numbers, machine-readable: one
+    object per task and loss), or `tsv` (the terminal table tab-separated, then the verdicts;
+    what `polybench report` prints into a pipe)."""
     check_format(fmt)
     if fmt == "csv":
         return summary.to_csv(index=False)
+    if fmt == "json":
+        return summary.to_json(orient="records", indent=2) + "\n"
+    if fmt == "tsv":
+        table = display_frame(summary)
+        rows = [list(table.columns), *table.astype(str).itertuples(index=False)]
+        lines = [
+            "\t".join(str(v).replace("\t", " ").replace("\n", " ") for v in row) for row in rows
+        ]
+        lines += ["", *verdicts(summary, alpha), *ranking_lines(ranking(summary, alpha))]
+        return "\n".join(lines + _footer(summary)) + "\n"
     if fmt == "table":
         from rich.console import Console
 
@@ -178,7 +190,10 @@ def terminal_report(summary: pd.DataFrame, alpha: float = 0.05) -> Group:
     rich_table = Table(title=f"polybench report {study}".strip(), show_lines=False)
     for column in table.columns:
         justify = "left" if column in ("task", "loss", "best params", "note") else "right"
-        rich_table.add_column(column, justify=justify, overflow="fold")
+        # names are never broken across lines: their column is as wide as the longest one
+        longest = int(table[column].astype(str).str.len().max()) if len(table) else 0
+        min_width = longest if column in ("task", "loss") else None
+        rich_table.add_column(column, justify=justify, overflow="fold", min_width=min_width)
     for row in table.itertuples(index=False):
         rich_table.add_row(*[str(v) for v in row])
     lines = verdicts(summary, alpha) + ranking_lines(ranking(summary, alpha))
