@@ -129,8 +129,12 @@ class FastText(nn.Module):
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         bag = self.features(tokens)
-        # a row of padding only: EmbeddingBag returns zeros for an empty bag
-        return self.classifier(self.dropout(self.embedding(bag)))
+        # packed bags (ids and offsets): the work follows the real tokens, not the padded width
+        keep = bag != self.pad_index
+        counts = keep.sum(dim=1)
+        offsets = torch.cumsum(counts, dim=0) - counts
+        pooled = self.embedding(bag[keep], offsets)  # an empty bag (all padding) gives zeros
+        return self.classifier(self.dropout(pooled))
 
 
 def _text_sizes(task: TaskData) -> dict[str, int]:

@@ -178,7 +178,8 @@ def long_tail(labels: np.ndarray, num_classes: int, ratio: float, rng: np.random
     return np.sort(np.concatenate(chosen))
 
 
-def _take(part: RawPart, indices: np.ndarray) -> RawPart:
+def take(part: RawPart, indices: np.ndarray) -> RawPart:
+    """The examples and labels of `part` at `indices`."""
     if isinstance(part.examples, np.ndarray):
         examples = part.examples[indices]
     else:
@@ -232,7 +233,7 @@ def image_splits(
     """Images as float32 tensors normalized with the training split's per-channel mean/std."""
     tensors = {}
     for name, (part, indices) in chosen.items():
-        raw = _take(source.parts[part], indices)
+        raw = take(source.parts[part], indices)
         x = torch.from_numpy(np.ascontiguousarray(raw.examples)).float()
         x.div_(source.image_scale)
         tensors[name] = (x, torch.from_numpy(raw.labels.astype(np.int64)))

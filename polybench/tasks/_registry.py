@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 
 from polybench.tasks import _data, _noise, _text
@@ -168,6 +169,38 @@ def load_task(name: str, **options: Any) -> _data.TaskData:
     """
     clean = validate_task_options(name, options)
     return _load(name, tuple(sorted(clean.items())))
+
+
+def load_raw_splits(name: str, **options: Any) -> dict[str, tuple[Any, np.ndarray]]:
+    """The examples of each split before tensors: {"train" | "val" | "test": (examples,
+    labels)}, the same examples and labels `load_task` gives for the same options (texts as
+    strings or (first, second) pairs, images as an (N, C, H, W) array of raw pixels), so that
+    other libraries (a scikit-learn baseline) see exactly polybench's split.
+
+    >>> raw = load_raw_splits("review_sentiment_zh", subsample=0.1)
+    >>> texts, labels = raw["train"]
+    """
+    clean = validate_task_options(name, options)
+    spec = TASKS[name]
+    source = _read(name, _own_key(spec, clean))
+    chosen = _data.split_source(
+        source,
+        data_seed=clean["data_seed"],
+        val_fraction=clean["val_fraction"],
+        test_fraction=clean.get("test_fraction", 0.0),
+        subsample=clean["subsample"],
+        imbalance=clean["imbalance"],
+    )
+    raw = {}
+    for split, (part, indices) in chosen.items():
+        taken = _data.take(source.parts[part], indices)
+        raw[split] = (taken.examples, taken.labels.astype(np.int64))
+    noise = clean["label_noise"]
+    if noise is not None and noise.rate > 0:
+        examples, labels = raw["train"]
+        noisy = _noise.flip_labels(labels, len(source.class_names), noise, clean["data_seed"])
+        raw["train"] = (examples, noisy)
+    return raw
 
 
 def _own_key(spec: TaskSpec, clean: Mapping[str, Any]) -> tuple:
