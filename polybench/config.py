@@ -32,6 +32,7 @@ __all__ = [
     "OptimizerSpec",
     "Problem",
     "Range",
+    "ReportSpec",
     "SearchSpec",
     "StudyConfig",
     "TaskSpec",
@@ -239,6 +240,18 @@ class HeartbeatSpec(_Strict):
     grace_seconds: int = Field(default=30, ge=2)
 
 
+class ReportSpec(_Strict):
+    """How `polybench report` judges the confirm runs.
+
+    `margin` is the equivalence margin in the units of the study's metric (0.005 = half a
+    point of accuracy): with it, a loss whose 90% paired interval against cross-entropy lies
+    inside ±margin is called *equivalent* (TOST). Without it, no loss is ever called
+    equivalent. `--margin` on the command line overrides it.
+    """
+
+    margin: float | None = Field(default=None, gt=0)
+
+
 class StudyConfig(_Strict):
     """A validated study file."""
 
@@ -252,6 +265,7 @@ class StudyConfig(_Strict):
     search: SearchSpec = SearchSpec()
     confirm: ConfirmSpec = ConfirmSpec()
     heartbeat: HeartbeatSpec = HeartbeatSpec()
+    report: ReportSpec = ReportSpec()
     plugins: list[str] = Field(default_factory=list)
 
     _source: str | None = PrivateAttr(default=None)
@@ -431,6 +445,7 @@ _FIELD_HELP: dict[str, Sequence[str]] = {
     "search": list(SearchSpec.model_fields),
     "confirm": list(ConfirmSpec.model_fields),
     "heartbeat": list(HeartbeatSpec.model_fields),
+    "report": list(ReportSpec.model_fields),
     "optimizer": list(OptimizerSpec.model_fields),
     "range": list(Range.model_fields),
 }

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +21,7 @@ from scipy import stats as scipy_stats
 from streamlit.testing.v1 import AppTest
 from typer.testing import CliRunner
 
-from polybench import charts
+from polybench import charts, report
 from polybench.cli import app as cli_app
 from polybench.dashboard import APP_SCRIPT, STORAGE_ENV, launch, streamlit_command
 from polybench.db import StorageError, open_store
@@ -202,14 +201,15 @@ def test_every_tab_renders_charts_and_tables_of_a_real_study(tiny_study_url, mon
 
     with open_store(tiny_study_url) as store:
         runs = store.runs(study="tiny")
-    # Overview: one summary row per loss, and the called-out best loss has the best mean.
+    # Overview: one summary row per loss, and the headline says what the report's verdict says.
     summary = at.tabs[0].dataframe[0].value
     assert sorted(summary["loss"]) == sorted(runs["loss"].unique())
-    confirm = runs[(runs["phase"] == "confirm") & (runs["state"] == "complete")]
-    means = confirm.groupby("loss")["test_accuracy"].mean()
-    best_text = at.tabs[0].success[0].value
-    named = re.search(r"Best loss on digits: (\w+)", best_text).group(1)
-    assert means[named] == means.max()
+    table = report.summary(tiny_study_url, "tiny", task="digits")
+    (verdict,) = report.verdicts(table)
+    headline = verdict.partition(". Against ")[0]
+    callouts = [*at.tabs[0].success, *at.tabs[0].info]
+    assert [c.value for c in callouts if headline in c.value] == [f"**{headline}**"]
+    assert bool(at.tabs[0].success) == bool((table["verdict"] == "better").any())
     # Trade-off: every complete run with a score and a throughput is one point, no other.
     shown = runs[runs["state"] == "complete"].dropna(subset=["val_accuracy", "train_throughput"])
     figure = _figure(at.tabs[1], "tradeoff_chart")
