@@ -259,6 +259,9 @@ class StudyConfig(_Strict):
     seed: int = 0
     device: str = "auto"
     threads: int | None = Field(default=None, ge=1)
+    amp: Literal["bf16"] | None = None
+    channels_last: bool = False
+    compile: bool = False
     tasks: list[TaskSpec] = Field(min_length=1)
     losses: list[LossSpec] = Field(min_length=1)
     tune: dict[str, Range] = Field(default_factory=dict)

@@ -350,6 +350,54 @@ def test_study_with_no_finished_run_says_what_is_missing_on_every_tab(sqlite_url
     assert any("No task has complete confirm runs yet" in i.value for i in across.info)
 
 
+def _fill_pair(url: str, study: str, scores: dict[str, list[float]]) -> None:
+    """One task (digits), confirm runs only, with the given per-seed test scores per loss."""
+    text = SYNTH_STUDY.replace("name: synth", f"name: {study}")
+    with open_store(url) as store:
+        store.ensure_study(study, text)
+        for loss, values in scores.items():
+            for s, score in enumerate(values):
+                _record(store, study, "digits", loss, {}, seed=s, phase="confirm", trial=s,
+                        state="complete", val=0.9, test=score)  # fmt: skip
+
+
+def test_overview_headline_agrees_with_the_verdict_and_a_tie_is_a_tie(sqlite_url, monkeypatch):
+    _fill_pair(
+        sqlite_url, "tie", {"cross_entropy": [0.80, 0.90, 0.85], "focal": [0.90, 0.80, 0.85]}
+    )
+    at = _app(sqlite_url, monkeypatch)
+    _assert_clean(at)
+    overview = at.tabs[0]
+    assert not overview.success  # nothing is better, so nothing is called out in green
+    headline = [i.value for i in overview.info if "tie for best" in i.value]
+    assert headline == ["**digits: cross_entropy and focal tie for best (test accuracy 0.8500 "
+                        "[0.7258, 0.9742])**"]  # fmt: skip
+    text = " ".join(m.value for m in overview.markdown)
+    assert "**focal** inconclusive: +0.0000 [" in text and "would be detected" in text
+
+
+def test_overview_calls_out_a_loss_only_when_its_verdict_is_better(sqlite_url, monkeypatch):
+    _fill_pair(sqlite_url, "clear", {
+        "cross_entropy": [0.900, 0.910, 0.905, 0.895],
+        "poly1_cross_entropy": [0.941, 0.949, 0.944, 0.937],
+        "focal": [0.903, 0.906, 0.904, 0.899],
+    })  # fmt: skip
+    at = _app(sqlite_url, monkeypatch)
+    _assert_clean(at)
+    (success,) = at.tabs[0].success
+    assert success.value.startswith("**digits: poly1_cross_entropy beats cross_entropy (test ")
+    text = " ".join(m.value for m in at.tabs[0].markdown)
+    assert "**poly1_cross_entropy** better: +0.0402 [" in text
+    assert "**focal** inconclusive: " in text
+    assert not at.tabs[0].warning
+    # another metric than the study's own: every verdict is labelled exploratory
+    at.selectbox(key="metric").set_value("macro_f1").run()
+    _assert_clean(at)
+    (warning,) = at.tabs[0].warning
+    assert warning.value.startswith("Exploratory: the study was planned on accuracy; macro_f1")
+    assert "val macro_f1 (exploratory)" in at.tabs[0].dataframe[0].value.columns
+
+
 def test_across_tasks_shows_ranks_and_the_friedman_test(sqlite_url, monkeypatch):
     tests = _fill_synth(sqlite_url)
     at = _app(sqlite_url, monkeypatch)

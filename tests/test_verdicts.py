@@ -269,6 +269,12 @@ def test_wilcoxon_per_loss_matches_scipy_and_holm_matches_statsmodels():
         assert table.loc[loss, "p_value"] == pytest.approx(reference.pvalue)
     expected = multipletests(table["p_value"], method="holm")[1]
     np.testing.assert_allclose(table["p_holm"], expected)
+    import scikit_posthocs as sp
+
+    long = scores.melt(var_name="loss", value_name="score", ignore_index=False)
+    pairwise = sp.posthoc_wilcoxon(long, val_col="score", group_col="loss")
+    for loss in "abc":
+        assert table.loc[loss, "p_value"] == pytest.approx(pairwise.loc[loss, "ce"])
     assert table.loc["a", "wins"] == 8
     two = stats.wilcoxon_vs_baseline(scores.head(2), "ce").set_index("loss")
     assert two.loc["a", "p_value"] == pytest.approx(0.5)
