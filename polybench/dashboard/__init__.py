@@ -55,6 +55,17 @@ def streamlit_command(
     return command
 
 
+def serving_line(url: str, *, port: int = 8501, address: str | None = None) -> str:
+    """What `polybench dashboard` prints first: the database and the address it serves."""
+    from polybench.db import display_url
+
+    host = address if address not in (None, "", "0.0.0.0", "::") else "localhost"
+    return (
+        f"polybench dashboard: {display_url(url)} at http://{host}:{port} "
+        "(usage statistics off; Ctrl-C stops it)"
+    )
+
+
 def launch(
     storage: str | None = None,
     *,
@@ -78,6 +89,8 @@ def launch(
     open_store(url).close()  # a bad URL or a server that is down: one clear StorageError here
     env = dict(os.environ)
     env[STORAGE_ENV] = url
+    env["STREAMLIT_BROWSER_GATHER_USAGE_STATS"] = "false"  # also for `streamlit run` children
+    print(serving_line(url, port=port, address=address), file=sys.stderr, flush=True)
     server = subprocess.Popen(
         streamlit_command(port=port, headless=headless, address=address), env=env
     )
@@ -100,4 +113,4 @@ def launch(
             signal.signal(signal.SIGTERM, previous)
 
 
-__all__ = ["APP_SCRIPT", "STORAGE_ENV", "launch", "streamlit_command"]
+__all__ = ["APP_SCRIPT", "STORAGE_ENV", "launch", "serving_line", "streamlit_command"]
