@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from polybench.config import StudyConfig, load_study, parse_study
+from polybench.db._retry import DEFAULT_RETRY_SECONDS
 from polybench.runner._plan import StudyPlan, build_plan
 from polybench.runner._progress import LiveProgress, progress_frame
 
@@ -30,6 +31,13 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 INTERRUPTED_EXIT_CODE = 130
+# A worker (or the run) stopped because the results database stayed unreachable (EX_TEMPFAIL).
+STORAGE_EXIT_CODE = 75
+# A worker whose parent died, or that the parent stops, gets this long to give its trial back.
+REAP_GRACE_SECONDS = 5.0
+WATCHDOG_SECONDS = 1.0
+_PR_SET_PDEATHSIG = 1
+_RESUME = "nothing is lost: run the same command again once the database is back"
 
 
 @dataclass(frozen=True)
@@ -52,6 +60,11 @@ class StudySummary:
     progress: pd.DataFrame | None = None
     table: pd.DataFrame | None = None
     worker_exit_codes: tuple[int, ...] = ()
+
+    @property
+    def storage_lost(self) -> bool:
+        """Whether a worker stopped because the results database stayed unreachable."""
+        return STORAGE_EXIT_CODE in self.worker_exit_codes
 
     @property
     def planned_runs(self) -> int:
@@ -81,6 +94,7 @@ def run_study(
     *,
     console: Console | None = None,
     progress: bool = True,
+    storage_retry: float = DEFAULT_RETRY_SECONDS,
 ) -> StudySummary:
     """Run (or resume) a study: search every (task, loss), then confirm over seeds.
 
@@ -88,13 +102,16 @@ def run_study(
     `workers` worker processes share it on this machine, and the same call on other machines
     with the same PostgreSQL URL shares the work with them. `dry_run` only validates and plans.
     Ctrl-C (SIGINT) or SIGTERM stops cleanly: the trial in progress is recorded as interrupted
-    and queued again, and the next call resumes.
+    and queued again, and the next call resumes. A database fault (lost connection, server
+    restart, locked SQLite file) is retried for up to `storage_retry` seconds; after that the
+    trial goes back to the queue and StorageUnavailable is raised (the next call resumes).
 
     >>> summary = run_study("studies/quickstart.yaml", "sqlite:///demo.db")  # doctest: +SKIP
     >>> summary.stored_runs == summary.planned_runs                           # doctest: +SKIP
     True
     """
     from polybench.db import display_url, open_store, resolve_storage_url
+    from polybench.db._retry import StorageRetry, StorageUnavailable
     from polybench.runner._worker import Interrupts, Worker, open_optuna_storage
 
     if workers < 1:
@@ -108,7 +125,7 @@ def run_study(
         return StudySummary(study=config.name, storage=display_url(url), plan=plan, dry_run=True)
 
     started = time.monotonic()
-    store = open_store(url)
+    store = open_store(url, retry=StorageRetry(storage_retry))
     try:
         store.ensure_study(config.name, config.text or config.model_dump_json())
         # Creating Optuna's tables once here keeps parallel workers from racing to do it.
@@ -127,9 +144,11 @@ def run_study(
                 live.__enter__()
             try:
                 if workers == 1:
-                    Worker(plan, store, optuna_storage, interrupts=interrupts).run()
+                    report = Worker(plan, store, optuna_storage, interrupts=interrupts).run()
+                    if report.storage_error is not None:
+                        raise StorageUnavailable(f"{report.storage_error}; {_RESUME}")
                 else:
-                    codes = _run_processes(config, url, workers, interrupts)
+                    codes = _run_processes(config, url, workers, interrupts, storage_retry)
             finally:
                 if live is not None:
                     live.__exit__(None, None, None)
@@ -237,31 +256,38 @@ def _restore(handlers: dict[int, Any]) -> None:
             signal.signal(sig, handler)
 
 
-def _run_processes(config: StudyConfig, url: str, workers: int, interrupts: Any) -> tuple[int, ...]:
+def _run_processes(
+    config: StudyConfig, url: str, workers: int, interrupts: Any, storage_retry: float
+) -> tuple[int, ...]:
     """Start `workers` worker processes and wait for them; forward a stop request once."""
     context = multiprocessing.get_context("spawn")
     threads = config.threads or max(1, (os.cpu_count() or 1) // workers)
     processes = [
         context.Process(
             target=worker_process,
-            args=(config.text, config.source, url, index, threads),
+            args=(config.text, config.source, url, index, threads, storage_retry, os.getpid()),
             name=f"polybench-worker-{index}",
         )
         for index in range(workers)
     ]
-    for process in processes:
-        process.start()
-    forwarded = False
-    while any(p.is_alive() for p in processes):
-        if interrupts.requested and not forwarded:
-            forwarded = True
-            for process in processes:
-                if process.is_alive() and process.pid is not None:
-                    os.kill(process.pid, signal.SIGINT)
+    try:
         for process in processes:
-            process.join(timeout=0.2)
+            process.start()
+        forwarded = False
+        while any(p.is_alive() for p in processes):
+            if interrupts.requested and not forwarded:
+                forwarded = True
+                for process in processes:
+                    if process.is_alive() and process.pid is not None:
+                        os.kill(process.pid, signal.SIGINT)
+            for process in processes:
+                process.join(timeout=0.2)
+    finally:
+        _reap(processes)
     codes = tuple(int(p.exitcode if p.exitcode is not None else -1) for p in processes)
     for index, code in enumerate(codes):
+        if code == STORAGE_EXIT_CODE:
+            continue  # the worker said why in one line
         if code not in (0, INTERRUPTED_EXIT_CODE):
             logger.warning(
                 "worker %d ended with exit code %d; its trial is retried once its heartbeat "
@@ -272,24 +298,85 @@ def _run_processes(config: StudyConfig, url: str, workers: int, interrupts: Any)
     return codes
 
 
+def _reap(processes: list[Any]) -> None:
+    """Stop and wait for every worker still running (on any way out of the parent): SIGTERM
+    first (the trial in progress is given back), SIGKILL after a grace period."""
+    alive = [p for p in processes if p.pid is not None and p.is_alive()]
+    for process in alive:
+        process.terminate()
+    deadline = time.monotonic() + REAP_GRACE_SECONDS
+    for process in alive:
+        process.join(timeout=max(0.0, deadline - time.monotonic()))
+    for process in alive:
+        if process.is_alive():
+            process.kill()
+            process.join()
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Make this worker stop when the process that started it dies, however it dies.
+
+    Linux: the kernel sends SIGTERM at the parent's death (prctl PR_SET_PDEATHSIG). Everywhere:
+    a watchdog thread sees the parent's PID gone (we were re-parented) within a second and sends
+    SIGTERM to this process, then exits it hard if it has not stopped after a grace period.
+    """
+    import sys
+    import threading
+
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        except (OSError, AttributeError):  # no prctl: the watchdog below still works
+            logger.debug("prctl(PR_SET_PDEATHSIG) unavailable")
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(WATCHDOG_SECONDS)
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(REAP_GRACE_SECONDS)
+        os._exit(INTERRUPTED_EXIT_CODE)
+
+    if os.getppid() != parent_pid:  # the parent died before we got here
+        os._exit(INTERRUPTED_EXIT_CODE)
+    threading.Thread(target=watch, name="polybench-parent-watchdog", daemon=True).start()
+
+
 def worker_process(
-    config_text: str, source: str | None, url: str, index: int, threads: int
+    config_text: str,
+    source: str | None,
+    url: str,
+    index: int,
+    threads: int,
+    storage_retry: float = DEFAULT_RETRY_SECONDS,
+    parent_pid: int | None = None,
 ) -> None:
-    """Entry point of a spawned worker process."""
+    """Entry point of a spawned worker process; it stops when its parent dies."""
     import sys
 
     import torch
 
-    from polybench.db import open_store
+    from polybench.db import StorageError, open_store
+    from polybench.db._retry import StorageRetry, StorageUnavailable
     from polybench.runner._worker import Interrupts, Worker, open_optuna_storage
 
-    torch.set_num_threads(threads)
-    logging.basicConfig(level=logging.WARNING, format=f"worker {index}: %(message)s")
     interrupts = Interrupts()
     interrupts.install()
+    die_with_parent(parent_pid if parent_pid is not None else os.getppid())
+    torch.set_num_threads(threads)
+    logging.basicConfig(level=logging.WARNING, format=f"worker {index}: %(message)s")
     config = parse_study(config_text, source=source)
     plan = build_plan(config)
-    with open_store(url) as store:
-        storage = open_optuna_storage(url, config, store)
-        report = Worker(plan, store, storage, worker_index=index, interrupts=interrupts).run()
+    try:
+        with open_store(url, retry=StorageRetry(storage_retry)) as store:
+            storage = open_optuna_storage(url, config, store)
+            report = Worker(plan, store, storage, worker_index=index, interrupts=interrupts).run()
+    except StorageError as error:
+        logger.error("stopped: %s", error)
+        sys.exit(STORAGE_EXIT_CODE if isinstance(error, StorageUnavailable) else 1)
+    if report.storage_error is not None:
+        logger.error("stopped: %s; %s", report.storage_error, _RESUME)
+        sys.exit(STORAGE_EXIT_CODE)
     sys.exit(INTERRUPTED_EXIT_CODE if report.interrupted else 0)
