@@ -148,6 +148,7 @@ def test_a_locked_sqlite_file_is_waited_for_then_reported_in_one_line(
     assert is_transient(caught.value.__cause__)
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 def test_terminated_backends_mid_trial_lose_nothing(tmp_path: Path, pg_url: str):
     path = study_file(tmp_path, "cut")
@@ -194,6 +195,7 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_workers_die_with_a_killed_parent_and_the_rerun_finishes_the_plan(
     tmp_path: Path, sqlite_url: str
@@ -217,3 +219,46 @@ def test_workers_die_with_a_killed_parent_and_the_rerun_finishes_the_plan(
     output, _ = rerun.communicate(timeout=300)
     assert rerun.returncode == 0, output
     assert_plan_finished(sqlite_url, "orphans")
+
+
+# -- concurrent first use --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("processes", [4])
+def test_processes_starting_together_on_an_empty_database_all_succeed(
+    storage_url: str, processes: int
+):
+    import multiprocessing
+
+    import _fault_workers
+
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(processes)
+    results = context.Queue()
+    started = [
+        context.Process(target=_fault_workers.first_use, args=(storage_url, i, barrier, results))
+        for i in range(processes)
+    ]
+    for process in started:
+        process.start()
+    outcomes = dict(results.get(timeout=180) for _ in started)
+    for process in started:
+        process.join(timeout=60)
+    assert outcomes == dict.fromkeys(range(processes), "ok")
+    assert [p.exitcode for p in started] == [0] * processes
+    study = optuna.load_study(study_name="race/digits/cross_entropy", storage=storage_url)
+    assert sorted(t.user_attrs["worker"] for t in study.trials) == list(range(processes))
+
+
+# -- storage that would lose everything ------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:", "sqlite:///file:x?mode=memory"])
+def test_an_in_memory_sqlite_database_is_refused_with_a_reason(url: str):
+    with pytest.raises(StorageError, match=r"in memory.*vanishes.*sqlite:///polybench\.db"):
+        open_store(url)
+    done = subprocess.run(
+        [*CLI, "status", "--storage", url], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 1
+    assert done.stderr.startswith("Error: cannot use storage") and done.stderr.count("\n") == 1

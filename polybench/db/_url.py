@@ -103,6 +103,12 @@ def create_storage_engine(url: str) -> Engine:
             f"polybench stores results in {' or '.join(SUPPORTED_BACKENDS)} "
             f"(for example {_EXAMPLES})"
         )
+    if backend == "sqlite" and is_sqlite_memory(parsed):
+        raise StorageError(
+            f"cannot use storage {display_url(url)!r}: it is a SQLite database in memory, which "
+            "each worker process would get a copy of and which vanishes when polybench exits; "
+            "give a file instead, e.g. sqlite:///polybench.db"
+        )
     options: dict[str, Any] = {}
     if backend == "sqlite":
         options["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False}
@@ -117,6 +123,16 @@ def create_storage_engine(url: str) -> Engine:
     if backend == "sqlite":
         _configure_sqlite(engine)
     return engine
+
+
+def is_sqlite_memory(parsed: URL) -> bool:
+    """Whether a parsed sqlite URL names an in-memory database (`sqlite://`, `:memory:`)."""
+    database = parsed.database or ""
+    return (
+        database in ("", ":memory:")
+        or database.startswith("file::memory:")
+        or parsed.query.get("mode") == "memory"
+    )
 
 
 def _configure_sqlite(engine: Engine) -> None:
