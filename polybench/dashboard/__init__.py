@@ -75,7 +75,8 @@ def launch(
     if not 1 <= port <= 65535:
         raise ValueError(f"Port {port} is not a TCP port; expected a number from 1 to 65535.")
     url = resolve_storage_url(storage)
-    open_store(url).close()  # a bad URL or a server that is down: one clear StorageError here
+    # A bad URL, a missing file or a server that is down: one clear StorageError here.
+    open_store(url, read_only=True).close()
     env = dict(os.environ)
     env[STORAGE_ENV] = url
     server = subprocess.Popen(

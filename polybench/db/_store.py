@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 
 import polybench
 from polybench.db._frames import (
@@ -45,7 +46,13 @@ from polybench.db._models import (
     Study,
 )
 from polybench.db._retry import StorageRetry
-from polybench.db._url import WRITE_OPTION, create_storage_engine, display_url, resolve_storage_url
+from polybench.db._url import (
+    WRITE_OPTION,
+    create_storage_engine,
+    display_url,
+    resolve_storage_url,
+    storage_error,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -65,7 +72,9 @@ _ACTIONS = {
 }
 
 
-def open_store(url: str | None = None, *, retry: StorageRetry | None = None) -> Store:
+def open_store(
+    url: str | None = None, *, retry: StorageRetry | None = None, read_only: bool = False
+) -> Store:
     """Open the results store at `url` (else `$POLYBENCH_STORAGE`, else `sqlite:///polybench.db`).
 
     A database without polybench's tables gets them (migrated to the newest schema); one that is
@@ -73,11 +82,13 @@ def open_store(url: str | None = None, *, retry: StorageRetry | None = None) -> 
     unparsable or unreachable URL, with the password hidden and the driver's reason.
     Once open, reads and writes retry transient faults (a lost connection, a locked SQLite
     file) as `retry` says (default: for up to 2 minutes), then raise StorageUnavailable.
+    `read_only=True` (status, reports, exports, the dashboard) creates and writes nothing: a
+    missing SQLite file or a database without polybench's tables is a StorageError.
     """
     resolved = resolve_storage_url(url)
-    engine = create_storage_engine(resolved)
+    engine = create_storage_engine(resolved, read_only=read_only)
     try:
-        ensure_current(engine, resolved)
+        ensure_current(engine, resolved, read_only=read_only)
     except BaseException:
         engine.dispose()
         raise
@@ -90,7 +101,10 @@ def _retried(method: Callable[..., T]) -> Callable[..., T]:
 
     @functools.wraps(method)
     def wrapper(self: Store, *args: Any, **kwargs: Any) -> T:
-        return self.retry.call(lambda: method(self, *args, **kwargs), what=what, url=self.url)
+        try:
+            return self.retry.call(lambda: method(self, *args, **kwargs), what=what, url=self.url)
+        except DBAPIError as error:  # not transient: a damaged, read-only or foreign database
+            raise storage_error(self.url, "use", error, during=what) from None
 
     return wrapper
 

@@ -15,6 +15,7 @@ task which loss is best, by how much, and whether that beats noise. The numbers 
 
 from polybench.report._export import (
     EXPORT_FORMATS,
+    check_output,
     epochs_path,
     export,
     export_format,
@@ -50,6 +51,7 @@ __all__ = [
     "REPORT_FORMATS",
     "SUMMARY_COLUMNS",
     "check_format",
+    "check_output",
     "display_frame",
     "epochs",
     "epochs_path",

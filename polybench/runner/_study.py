@@ -179,7 +179,7 @@ def study_status(storage: str | None = None, study: str | None = None) -> pd.Dat
     """
     from polybench.db import open_store
 
-    with open_store(storage) as store:
+    with open_store(storage, read_only=True) as store:
         studies = store.studies()
         if study is None:
             rows = []
