@@ -32,6 +32,7 @@ __all__ = [
     "OptimizerSpec",
     "Problem",
     "Range",
+    "ReportSpec",
     "SearchSpec",
     "StudyConfig",
     "TaskSpec",
@@ -254,6 +255,18 @@ class HeartbeatSpec(_Strict):
     grace_seconds: int = Field(default=30, ge=2, le=86_400)
 
 
+class ReportSpec(_Strict):
+    """How `polybench report` judges the confirm runs.
+
+    `margin` is the equivalence margin in the units of the study's metric (0.005 = half a
+    point of accuracy): with it, a loss whose 90% paired interval against cross-entropy lies
+    inside ±margin is called *equivalent* (TOST). Without it, no loss is ever called
+    equivalent. `--margin` on the command line overrides it.
+    """
+
+    margin: float | None = Field(default=None, gt=0)
+
+
 class StudyConfig(_Strict):
     """A validated study file."""
 
@@ -267,6 +280,8 @@ class StudyConfig(_Strict):
     search: SearchSpec = SearchSpec()
     confirm: ConfirmSpec = ConfirmSpec()
     heartbeat: HeartbeatSpec = HeartbeatSpec()
+    report: ReportSpec = ReportSpec()
+    plugins: list[str] = Field(default_factory=list)
 
     _source: str | None = PrivateAttr(default=None)
     _text: str = PrivateAttr(default="")
@@ -340,6 +355,15 @@ def parse_study(text: str, source: str | None = None) -> StudyConfig:
         raise ConfigError(
             source, [Problem(key="", message=f"expected a mapping of keys, got {got}.", line=1)]
         )
+    data, plugin_problems = _load_plugins(data, source)
+    if plugin_problems:
+        raise ConfigError(
+            source,
+            [
+                Problem(key=_key_path(loc), message=m, line=line_of(loc))
+                for loc, m in plugin_problems
+            ],
+        )
     try:
         config = StudyConfig.model_validate(data)
     except ValidationError as error:
@@ -354,6 +378,59 @@ def parse_study(text: str, source: str | None = None) -> StudyConfig:
     config._source = source
     config._text = text
     return config
+
+
+def _load_plugins(
+    data: dict[str, Any], source: str | None
+) -> tuple[dict[str, Any], list[tuple[tuple[str | int, ...], str]]]:
+    """Import the study's `plugins` and resolve `module:Name` references of losses, tasks and
+    models to registered names; return the study with plain names and the problems found.
+
+    Every process that parses the study (workers, status, report) runs this, so all of them
+    know the same plug-ins. Relative plug-in paths are taken from the study file's folder.
+    """
+    from polybench.plugins import PluginError, import_plugin, load_entry_points, resolve_reference
+
+    load_entry_points()
+    found: list[tuple[tuple[str | int, ...], str]] = []
+    base_dir = Path(source).parent if source and Path(source).is_file() else None
+    plugins = data.get("plugins") or []
+    if isinstance(plugins, str):
+        plugins = [plugins]
+        data = {**data, "plugins": plugins}
+    if isinstance(plugins, list):
+        for index, entry in enumerate(plugins):
+            if not isinstance(entry, str):
+                found.append(
+                    (("plugins", index), f"expected a module name or a .py path, got {entry!r}.")
+                )
+                continue
+            try:
+                import_plugin(entry, base_dir)
+            except PluginError as error:
+                found.append((("plugins", index), str(error)))
+    if found:
+        return data, found
+    data = dict(data)
+    for key, kind, field in (
+        ("losses", "loss", "loss"),
+        ("tasks", "task", "task"),
+        ("tasks", "model", "model"),
+    ):
+        entries = data.get(key)
+        if not isinstance(entries, list):
+            continue
+        resolved = []
+        for index, entry in enumerate(entries):
+            reference = entry.get(field) if isinstance(entry, dict) else None
+            if isinstance(reference, str) and ":" in reference:
+                try:
+                    entry = {**entry, field: resolve_reference(kind, reference, base_dir)}
+                except PluginError as error:
+                    found.append(((key, index, field), str(error)))
+            resolved.append(entry)
+        data[key] = resolved
+    return data, found
 
 
 class _LineLoader(yaml.SafeLoader):
@@ -477,6 +554,7 @@ _FIELD_HELP: dict[str, Sequence[str]] = {
     "search": list(SearchSpec.model_fields),
     "confirm": list(ConfirmSpec.model_fields),
     "heartbeat": list(HeartbeatSpec.model_fields),
+    "report": list(ReportSpec.model_fields),
     "optimizer": list(OptimizerSpec.model_fields),
     "range": list(Range.model_fields),
 }
@@ -731,6 +809,7 @@ def _training_problems(
 
 def _losses_problems(config: StudyConfig) -> list[tuple[tuple[str | int, ...], str]]:
     from polybench.losses import LOSSES, get_loss_class, validate_params
+    from polybench.plugins import check_loss_contract, is_builtin
 
     found: list[tuple[tuple[str | int, ...], str]] = []
     seen: dict[str, int] = {}
@@ -755,12 +834,25 @@ def _losses_problems(config: StudyConfig) -> list[tuple[tuple[str | int, ...], s
             )
             continue
         seen[spec.loss] = index
-        declared = {hp.name: hp for hp in get_loss_class(spec.loss).hyperparams}
+        cls = get_loss_class(spec.loss)
+        declared = {hp.name: hp for hp in cls.hyperparams}
+        params_valid = True
         if spec.params:
             try:
                 validate_params(spec.loss, dict(spec.params))
             except ValueError as error:
+                params_valid = False
                 found.append(((*loc, "params"), str(error)))
+        if params_valid and not is_builtin(cls):
+            broken = check_loss_contract(spec.loss, dict(spec.params))
+            if broken:
+                found.append(
+                    (
+                        (*loc, "loss"),
+                        f"loss {spec.loss!r} ({cls.__module__}.{cls.__qualname__}) breaks the "
+                        f"loss contract: {broken}.",
+                    )
+                )
         for name, search_range in spec.search.items():
             where: tuple[str | int, ...] = (*loc, "search", name)
             tunable = [hp for hp, info in declared.items() if info.tunable]

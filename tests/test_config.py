@@ -213,3 +213,15 @@ def test_plan_budgets_follow_the_file():
         0,
         True,
     )
+
+
+def test_report_margin_is_a_positive_number_in_the_metrics_units():
+    config = parse_study(GOOD + "report: {margin: 0.005}\n")
+    assert config.report.margin == 0.005
+    assert parse_study(GOOD).report.margin is None
+    (line,) = problems(GOOD + "report: {margin: -0.01}\n")
+    assert line.startswith("study.yaml:18: report.margin: Input should be greater than 0")
+    (line,) = problems(GOOD + "report: {margn: 0.01}\n")
+    assert line == (
+        "study.yaml:18: report.margn: unknown key 'margn'; allowed: margin. Did you mean 'margin'?"
+    )

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +21,7 @@ from scipy import stats as scipy_stats
 from streamlit.testing.v1 import AppTest
 from typer.testing import CliRunner
 
-from polybench import charts
+from polybench import charts, report
 from polybench.cli import app as cli_app
 from polybench.dashboard import APP_SCRIPT, STORAGE_ENV, launch, streamlit_command
 from polybench.db import StorageError, open_store
@@ -202,14 +201,15 @@ def test_every_tab_renders_charts_and_tables_of_a_real_study(tiny_study_url, mon
 
     with open_store(tiny_study_url) as store:
         runs = store.runs(study="tiny")
-    # Overview: one summary row per loss, and the called-out best loss has the best mean.
+    # Overview: one summary row per loss, and the headline says what the report's verdict says.
     summary = at.tabs[0].dataframe[0].value
     assert sorted(summary["loss"]) == sorted(runs["loss"].unique())
-    confirm = runs[(runs["phase"] == "confirm") & (runs["state"] == "complete")]
-    means = confirm.groupby("loss")["test_accuracy"].mean()
-    best_text = at.tabs[0].success[0].value
-    named = re.search(r"Best loss on digits: (\w+)", best_text).group(1)
-    assert means[named] == means.max()
+    table = report.summary(tiny_study_url, "tiny", task="digits")
+    (verdict,) = report.verdicts(table)
+    headline = verdict.partition(". Against ")[0]
+    callouts = [*at.tabs[0].success, *at.tabs[0].info]
+    assert [c.value for c in callouts if headline in c.value] == [f"**{headline}**"]
+    assert bool(at.tabs[0].success) == bool((table["verdict"] == "better").any())
     # Trade-off: every complete run with a score and a throughput is one point, no other.
     shown = runs[runs["state"] == "complete"].dropna(subset=["val_accuracy", "train_throughput"])
     figure = _figure(at.tabs[1], "tradeoff_chart")
@@ -348,6 +348,54 @@ def test_study_with_no_finished_run_says_what_is_missing_on_every_tab(sqlite_url
     assert any("No tuned hyperparameter varies" in i.value for i in sensitivity.info)
     assert sorted(runs.dataframe[0].value["state"]) == ["failed", "running"]
     assert any("No task has complete confirm runs yet" in i.value for i in across.info)
+
+
+def _fill_pair(url: str, study: str, scores: dict[str, list[float]]) -> None:
+    """One task (digits), confirm runs only, with the given per-seed test scores per loss."""
+    text = SYNTH_STUDY.replace("name: synth", f"name: {study}")
+    with open_store(url) as store:
+        store.ensure_study(study, text)
+        for loss, values in scores.items():
+            for s, score in enumerate(values):
+                _record(store, study, "digits", loss, {}, seed=s, phase="confirm", trial=s,
+                        state="complete", val=0.9, test=score)  # fmt: skip
+
+
+def test_overview_headline_agrees_with_the_verdict_and_a_tie_is_a_tie(sqlite_url, monkeypatch):
+    _fill_pair(
+        sqlite_url, "tie", {"cross_entropy": [0.80, 0.90, 0.85], "focal": [0.90, 0.80, 0.85]}
+    )
+    at = _app(sqlite_url, monkeypatch)
+    _assert_clean(at)
+    overview = at.tabs[0]
+    assert not overview.success  # nothing is better, so nothing is called out in green
+    headline = [i.value for i in overview.info if "tie for best" in i.value]
+    assert headline == ["**digits: cross_entropy and focal tie for best (test accuracy 0.8500 "
+                        "[0.7258, 0.9742])**"]  # fmt: skip
+    text = " ".join(m.value for m in overview.markdown)
+    assert "**focal** inconclusive: +0.0000 [" in text and "would be detected" in text
+
+
+def test_overview_calls_out_a_loss_only_when_its_verdict_is_better(sqlite_url, monkeypatch):
+    _fill_pair(sqlite_url, "clear", {
+        "cross_entropy": [0.900, 0.910, 0.905, 0.895],
+        "poly1_cross_entropy": [0.941, 0.949, 0.944, 0.937],
+        "focal": [0.903, 0.906, 0.904, 0.899],
+    })  # fmt: skip
+    at = _app(sqlite_url, monkeypatch)
+    _assert_clean(at)
+    (success,) = at.tabs[0].success
+    assert success.value.startswith("**digits: poly1_cross_entropy beats cross_entropy (test ")
+    text = " ".join(m.value for m in at.tabs[0].markdown)
+    assert "**poly1_cross_entropy** better: +0.0402 [" in text
+    assert "**focal** inconclusive: " in text
+    assert not at.tabs[0].warning
+    # another metric than the study's own: every verdict is labelled exploratory
+    at.selectbox(key="metric").set_value("macro_f1").run()
+    _assert_clean(at)
+    (warning,) = at.tabs[0].warning
+    assert warning.value.startswith("Exploratory: the study was planned on accuracy; macro_f1")
+    assert "val macro_f1 (exploratory)" in at.tabs[0].dataframe[0].value.columns
 
 
 def test_across_tasks_shows_ranks_and_the_friedman_test(sqlite_url, monkeypatch):

@@ -8,6 +8,7 @@ every `polybench <command>` the README names exists.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -73,3 +74,52 @@ def test_runner_section_study_file_validates_and_plans(block, tmp_path):
     tasks, losses = len(config.tasks), len(config.losses)
     assert summary.planned_runs >= tasks * losses  # at least one search trial per pair
     assert summary.stored_runs == 0
+
+
+@pytest.mark.slow
+def test_byo_section_runs_with_two_workers_then_status_report_and_dashboard(tmp_path, monkeypatch):
+    """The "Benchmark your own loss" example, copied into an empty folder, end to end."""
+    import json
+
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    from polybench.dashboard import STORAGE_ENV
+
+    section = _section("byo")
+    (code,) = _blocks(section, "python")
+    (study,) = _blocks(section, "yaml")
+    (tmp_path / "my_losses.py").write_text(code)
+    (tmp_path / "byo.yaml").write_text(study)
+    commands = [line.split() for line in _blocks(section, "bash")[0].splitlines() if line]
+    assert commands[0] == ["polybench", "run", "byo.yaml", "--workers", "2"]
+    env = {k: v for k, v in os.environ.items() if k != "POLYBENCH_STORAGE"}
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [sys.executable, "-m", "polybench", *args],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        return result
+
+    run = cli(*commands[0][1:])
+    assert "11 of 11 planned runs stored (11 complete)" in " ".join(run.stdout.split())
+    status = cli(*commands[1][1:])
+    losses = {line.split("\t")[1] for line in status.stdout.splitlines()[1:]}
+    assert losses == {"cross_entropy", "poly1_cross_entropy", "poly2_cross_entropy"}
+    report = cli(*commands[2][1:], "--json")
+    rows = json.loads(report.stdout)
+    assert {row["loss"] for row in rows} == losses
+    assert all(row["n_seeds"] == 2 for row in rows)
+    assert commands[3] == ["polybench", "dashboard"]
+    st.cache_data.clear()
+    monkeypatch.setenv(STORAGE_ENV, f"sqlite:///{tmp_path / 'polybench.db'}")
+    at = AppTest.from_file(str(ROOT / "app" / "dashboard.py"), default_timeout=120).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    st.cache_data.clear()

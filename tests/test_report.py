@@ -15,7 +15,7 @@ import pytest
 from scipy import stats as scipy_stats
 from typer.testing import CliRunner
 
-from polybench import report
+from polybench import report, stats
 from polybench.cli import app
 from polybench.db import open_store
 
@@ -64,7 +64,7 @@ CONFIRM_PARAMS = {
 TEST = {
     ("digits", "cross_entropy"): [0.900, 0.910, 0.905, 0.895],
     ("digits", "poly1_cross_entropy"): [0.941, 0.949, 0.944, 0.937],  # clearly better
-    ("digits", "focal"): [0.903, 0.906, 0.904, 0.899],  # within noise
+    ("digits", "focal"): [0.903, 0.906, 0.904, 0.899],  # inconclusive
     ("mnist5k", "cross_entropy"): [0.950, 0.955, 0.948, 0.952],
     ("mnist5k", "poly1_cross_entropy"): [0.951, 0.953, 0.950, 0.954],
     ("mnist5k", "focal"): [0.940, 0.945, 0.938, 0.944],
@@ -172,8 +172,8 @@ def test_summary_rows_and_numbers_match_independent_answers(synth_url):
         assert row["test_mean"] == pytest.approx(np.mean(values), abs=1e-12)
         assert row["test_std"] == pytest.approx(np.std(values, ddof=1), abs=1e-12)
         t = scipy_stats.t.interval(0.95, 3, loc=np.mean(values), scale=scipy_stats.sem(values))
-        assert (row["t_low"], row["t_high"]) == pytest.approx(t, abs=1e-12)
-        assert min(values) <= row["ci_low"] <= np.mean(values) <= row["ci_high"] <= max(values)
+        assert (row["ci_low"], row["ci_high"]) == pytest.approx(t, abs=1e-12)  # the headline
+        assert min(values) <= row["boot_low"] <= np.mean(values) <= row["boot_high"] <= max(values)
         assert json.loads(row["best_params"]) == CONFIRM_PARAMS[loss][task]
         completed = SEARCH[(task, loss)]
         assert row["n_trials"] == len(completed)
@@ -196,8 +196,10 @@ def test_summary_rows_and_numbers_match_independent_answers(synth_url):
         means = {loss: np.mean(TEST[(task, loss)]) for loss in THROUGHPUT}
         order = sorted(means, key=means.get, reverse=True)
         assert [rows.loc[(task, loss), "rank"] for loss in order] == [1.0, 2.0, 3.0]
-    assert rows.loc[("digits", "focal"), "note"] == "1 failed run(s) not counted"
-    assert table.attrs["ci_method"].startswith("95% percentile bootstrap over seeds (10,000")
+    assert rows.loc[("digits", "focal"), "note"] == "1 failed search run(s) not counted"
+    assert table.attrs["ci_method"].startswith("95% Student t-interval over seeds")
+    assert table.attrs["boot_method"].startswith("95% percentile bootstrap over seeds (10,000")
+    assert set(table["metric_role"]) == {"primary"}
 
 
 def test_filters_hide_rows_without_changing_numbers(synth_url):
@@ -221,23 +223,42 @@ def test_metric_option_reports_lower_is_better_ece(synth_url):
         report.summary(synth_url, "synth", metric="acc")
 
 
-def test_verdicts_say_best_loss_margin_and_noise(synth_url):
+def test_verdicts_say_which_loss_beats_the_baseline_and_what_each_could_detect(synth_url):
     table = report.summary(synth_url, "synth")
     digits, mnist = report.verdicts(table)
-    mean = np.mean(TEST[("digits", "poly1_cross_entropy")])
-    delta = mean - np.mean(TEST[("digits", "cross_entropy")])
-    assert digits.startswith(f"digits: best is poly1_cross_entropy (test accuracy {mean:.4f} [")
-    assert f"{delta:+.4f} [" in digits and "over cross_entropy: beats noise (paired t p" in digits
-    p_holm = table.set_index(["task", "loss"]).loc[("digits", "poly1_cross_entropy"), "p_holm"]
-    assert p_holm < 0.05
-    assert mnist.startswith("mnist5k: best is poly1_cross_entropy")
-    assert "within noise" in mnist
+    rows = table.set_index(["task", "loss"])
+    poly, focal = rows.loc[("digits", "poly1_cross_entropy")], rows.loc[("digits", "focal")]
+    a, b = TEST[("digits", "poly1_cross_entropy")], TEST[("digits", "cross_entropy")]
+    d = np.subtract(a, b)
+    low, high = scipy_stats.t.interval(0.95, 3, loc=d.mean(), scale=scipy_stats.sem(d))
+    assert digits.startswith(
+        f"digits: poly1_cross_entropy beats cross_entropy (test accuracy {np.mean(a):.4f} ["
+    )
+    assert (
+        f"poly1_cross_entropy better: {d.mean():+.4f} [{low:+.4f}, {high:+.4f}] "
+        "(paired t p<0.001, Holm p<0.001 < 0.05); with 4 seeds only differences above "
+        f"{poly['mde']:.4f} would be detected (80% power, alpha 0.025)" in digits
+    )
+    assert (
+        f"focal inconclusive: {focal['delta']:+.4f} [{focal['delta_ci_low']:+.4f}, "
+        f"{focal['delta_ci_high']:+.4f}], not significant (paired t p=0.804, Holm p=0.804); with "
+        f"4 seeds only differences above {focal['mde']:.4f} would be detected" in digits
+    )
+    # mnist5k: focal is worse, poly1 a little ahead without evidence: nobody beats the baseline
+    assert mnist.startswith("mnist5k: no loss beats cross_entropy (highest mean poly1_cross_")
+    assert "focal worse: -0.0095 [" in mnist and "poly1_cross_entropy inconclusive" in mnist
+    assert rows.loc[("mnist5k", "focal"), "verdict"] == "worse"
+    assert "within noise" not in " ".join(report.verdicts(table))
+    # the MDE is the noncentral-t answer for the observed SD of the paired differences
+    expected = stats.minimum_detectable_difference(np.std(d, ddof=1), 4, 0.05 / 2)
+    assert poly["mde"] == pytest.approx(expected)
+    assert poly["alpha_holm"] == 0.025
 
 
 def test_a_tie_for_best_is_called_a_tie(synth_url):
     (verdict,) = report.verdicts(report.summary(synth_url, "tie"))
     assert verdict.startswith("digits: cross_entropy and focal tie for best (test accuracy 0.8500")
-    assert "; focal differs by +0.0000 [" in verdict
+    assert ". Against cross_entropy: focal inconclusive: +0.0000 [" in verdict
 
 
 def test_too_few_seeds_are_said_in_words(synth_url):
@@ -245,14 +266,18 @@ def test_too_few_seeds_are_said_in_words(synth_url):
     poly = table.loc["poly1_cross_entropy"]
     assert np.isnan(poly["p_value"]) and np.isnan(poly["ci_low"])
     assert poly["delta"] == pytest.approx(0.02)
-    assert poly["note"] == "too few seeds (n=1 vs 1 for the baseline): no interval or test"
+    assert poly["note"] == (
+        "too few seeds (n=1 completed by both, of 1 and 1): no interval or test"
+    )
     assert (
         table.loc["cross_entropy", "note"] == "baseline; too few seeds (n=1): no interval or test"
     )
     (verdict,) = report.verdicts(report.summary(synth_url, "single"))
-    assert verdict.endswith(
-        "over cross_entropy: cannot tell whether it beats noise "
-        "(too few seeds (n=1 vs 1 for the baseline))."
+    assert verdict == (
+        "digits: no loss beats cross_entropy (highest mean poly1_cross_entropy, 0.9200, n=1). "
+        "Against cross_entropy: poly1_cross_entropy inconclusive: +0.0200 (too few seeds (n=1 "
+        "completed by both, of 1 and 1), no test); with 1 paired seed(s) no difference can be "
+        "detected (a test needs 2)."
     )
     result = report.ranking(synth_url, "single")
     assert np.isnan(result.statistic) and "tasks=1" in result.note
@@ -326,9 +351,9 @@ def test_markdown_report_has_one_row_per_task_and_loss_and_the_verdicts(synth_ur
     assert header[:2] == ["task", "loss"] and "test accuracy (95% CI)" in header
     body = [line for line in lines[2:] if line.startswith("|")]
     assert len(body) == 6
-    assert any("poly1_cross_entropy" in line and "+0.0403" in line for line in body)
-    assert "- digits: best is poly1_cross_entropy" in text
-    assert "Average rank over 2 task(s)" in text and "percentile bootstrap" in text
+    assert any("poly1_cross_entropy" in line and "+0.0402 [" in line for line in body)
+    assert "- digits: poly1_cross_entropy beats cross_entropy" in text
+    assert "Average rank over 2 task(s)" in text and "Student t-interval" in text
 
 
 def test_latex_html_and_csv_outputs(synth_url):
@@ -337,7 +362,7 @@ def test_latex_html_and_csv_outputs(synth_url):
     assert "\\begin{tabular}" in latex and "poly1\\_cross\\_entropy" in latex
     assert "Δ" not in latex and "$\\Delta$ vs cross\\_entropy" in latex
     page = report.render(table, "html")
-    assert page.count("<tr") == 7 and "<li>digits: best is poly1_cross_entropy" in page
+    assert page.count("<tr") == 7 and "<li>digits: poly1_cross_entropy beats cross_entropy" in page
     back = pd.read_csv(pd.io.common.StringIO(report.render(table, "csv")))
     np.testing.assert_allclose(back["test_mean"], table["test_mean"], rtol=0, atol=0)
     assert back["loss"].tolist() == table["loss"].tolist()
@@ -406,8 +431,9 @@ def test_export_filters_and_bad_extension(synth_url, tmp_path):
 def test_cli_report_answers_in_the_terminal(synth_url):
     result = CliRunner().invoke(app, ["report", "synth", "--storage", synth_url])
     assert result.exit_code == 0, result.output
-    assert "digits: best is poly1_cross_entropy" in result.output
-    assert "beats noise" in result.output and "within noise" in result.output
+    assert "digits: poly1_cross_entropy beats cross_entropy" in result.output
+    assert "better:" in result.output and "inconclusive:" in result.output
+    assert "noise" not in result.output
     assert "Friedman chi2=" in result.output
 
 
@@ -437,12 +463,14 @@ def test_cli_export_and_errors(synth_url, tmp_path):
     assert missing.exit_code != 0 and "no study 'nope'" in missing.output
 
 
-def test_effect_size_is_hedges_g_by_hand(synth_url):
+def test_effect_sizes_are_d_z_and_g_av_by_hand(synth_url):
     row = report.summary(synth_url, "synth", task="digits", loss="poly1_cross_entropy").iloc[0]
     a, b = TEST[("digits", "poly1_cross_entropy")], TEST[("digits", "cross_entropy")]
-    pooled = math.sqrt((np.var(a, ddof=1) + np.var(b, ddof=1)) / 2)  # equal n
-    correction = 1 - 3 / (4 * (len(a) + len(b)) - 9)
-    assert row["hedges_g"] == pytest.approx((np.mean(a) - np.mean(b)) / pooled * correction)
+    d = np.subtract(a, b)
+    assert row["d_z"] == pytest.approx(d.mean() / np.std(d, ddof=1))
+    average = math.sqrt((np.var(a, ddof=1) + np.var(b, ddof=1)) / 2)
+    correction = 1 - 3 / (4 * 2 * (len(a) - 1) - 1)  # Hedges' J with df = 2 (n - 1)
+    assert row["g_av"] == pytest.approx(d.mean() / average * correction)
 
 
 # ---------------------------------------------------------------------------- a real study
@@ -505,9 +533,12 @@ def test_report_on_a_real_study_answers_per_task(tiny_url):
     best = means.idxmax() if means.value_counts().max() == 1 else None
     result = CliRunner().invoke(app, ["report", "tiny", "--storage", tiny_url])
     assert result.exit_code == 0, result.output
-    line = next(x for x in result.output.splitlines() if x.startswith("digits: best is "))
-    assert best is None or line.startswith(f"digits: best is {best} (test accuracy")
-    assert any(words in line for words in ("beats noise", "within noise", "cannot tell"))
+    line = next(x for x in result.output.splitlines() if x.startswith("digits: "))
+    verdicts = table["verdict"].dropna().tolist()
+    if "better" not in verdicts and best is not None:
+        assert line.startswith("digits: no loss beats cross_entropy (highest mean ")
+    assert all(v in ("better", "worse", "inconclusive") for v in verdicts)
+    assert "would be detected" in result.output or "no test" in result.output
 
 
 def test_real_study_importances_and_exports(tiny_url, tmp_path):

@@ -127,13 +127,14 @@ def test_seed_summary_columns_values_and_notes():
     assert ce["mean"] == pytest.approx(0.92)
     assert ce["std"] == pytest.approx(0.02)
     t = scipy_stats.t.interval(0.95, 2, loc=0.92, scale=0.02 / math.sqrt(3))
-    assert (ce["t_low"], ce["t_high"]) == pytest.approx(t)
-    assert 0.90 <= ce["ci_low"] < 0.92 < ce["ci_high"] <= 0.94
+    assert (ce["ci_low"], ce["ci_high"]) == pytest.approx(t)  # the headline is the t-interval
+    assert 0.90 <= ce["boot_low"] < 0.92 < ce["boot_high"] <= 0.94
     assert pd.isna(ce["note"])
     focal = summary.set_index("loss").loc["focal"]
     assert focal["n_seeds"] == 1 and np.isnan(focal["ci_low"]) and np.isnan(focal["std"])
     assert focal["note"] == "too few seeds (n=1): no interval or test"
-    assert "percentile bootstrap" in summary.attrs["ci_method"]
+    assert summary.attrs["ci_method"].startswith("95% Student t-interval")
+    assert "percentile bootstrap" in summary.attrs["boot_method"]
 
 
 # ---------------------------------------------------------------------------- tests vs CE
@@ -181,7 +182,7 @@ def test_holm_hand_values():
     assert stats.holm([0.6, 0.9]).tolist() == [1.0, 1.0]
 
 
-def test_compare_pairs_by_seed_in_any_order_and_falls_back_to_welch():
+def test_compare_pairs_by_seed_in_any_order_and_uses_welch_only_without_seeds():
     a, b = [0.91, 0.93, 0.92, 0.95], [0.90, 0.90, 0.91, 0.92]
     shuffled = stats.compare(
         a[::-1], b, seeds=[3, 2, 1, 0], baseline_seeds=[0, 1, 2, 3], resamples=2000
@@ -189,7 +190,10 @@ def test_compare_pairs_by_seed_in_any_order_and_falls_back_to_welch():
     assert shuffled.test.name == "paired t"
     assert shuffled.test.p_value == pytest.approx(scipy_stats.ttest_rel(a, b).pvalue, rel=1e-10)
     assert shuffled.delta == pytest.approx(np.mean(a) - np.mean(b))
-    unpaired = stats.compare(a, b, seeds=[0, 1, 2, 3], baseline_seeds=[4, 5, 6, 7])
+    disjoint = stats.compare(a, b, seeds=[0, 1, 2, 3], baseline_seeds=[4, 5, 6, 7])
+    assert disjoint.test is None and disjoint.n_pairs == 0  # never silently Welch
+    assert disjoint.note == "too few seeds (n=0 completed by both, of 4 and 4): no interval or test"
+    unpaired = stats.compare(a, b)  # no seeds at all: notebook use, named as Welch
     assert unpaired.test.name == "Welch t"
     reference = scipy_stats.ttest_ind(a, b, equal_var=False).pvalue
     assert unpaired.test.p_value == pytest.approx(reference, rel=1e-10)
@@ -198,7 +202,7 @@ def test_compare_pairs_by_seed_in_any_order_and_falls_back_to_welch():
 
 def test_compare_says_why_there_is_no_test():
     one = stats.compare([0.9], [0.8, 0.85])
-    assert one.test is None and one.delta_interval is None and np.isnan(one.hedges_g)
+    assert one.test is None and one.delta_interval is None and np.isnan(one.g_av)
     assert one.note == "too few seeds (n=1 vs 2 for the baseline): no interval or test"
     assert one.delta == pytest.approx(0.075)
     flat = stats.compare(
@@ -266,6 +270,10 @@ def test_friedman_hand_case():
     assert result.p_value == pytest.approx(math.exp(-2))  # chi2 sf with 2 df is exp(-x/2)
     assert result.average_ranks.to_dict() == {"a": 1.0, "b": 2.0, "c": 3.0}
     assert "only 2 tasks" in result.note
+    # chi2 reaches N (k - 1): F is infinite; the exact p is 3! / (3!)² = 1/6, not 0
+    assert result.iman_davenport == math.inf
+    assert result.iman_davenport_p == pytest.approx(1 / 6)
+    assert result.p_method == "exact permutation" and not result.nemenyi_applied
 
 
 def test_friedman_matches_scipy_with_ties_and_iman_davenport():
@@ -280,7 +288,8 @@ def test_friedman_matches_scipy_with_ties_and_iman_davenport():
     assert result.iman_davenport == pytest.approx(f, rel=1e-12)
     p_f = scipy_stats.f.sf(f, k - 1, (k - 1) * (n - 1))
     assert result.iman_davenport_p == pytest.approx(p_f, rel=1e-10)
-    assert result.note is None
+    assert result.p_method == "F distribution"
+    assert result.nemenyi_applied == (p_f < 0.05)
 
 
 def test_nemenyi_pairs_against_critical_difference():

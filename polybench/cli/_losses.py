@@ -28,6 +28,9 @@ def losses_command(
     from rich.console import Console
     from rich.table import Table
 
+    from polybench.cli._output import print_table
+
+    console = Console()
     table = Table(title="polybench losses")
     for column in ("loss", "hyperparameter", "default", "valid", "tunable (search)", "meaning"):
         table.add_column(column, overflow="fold")
@@ -35,8 +38,12 @@ def losses_command(
         first = True
         for hp in row["hyperparams"]:
             search = f"yes [{hp['search_low']:g}, {hp['search_high']:g}]" if hp["tunable"] else "no"
+            if console.is_terminal:
+                name = f"[bold]{row['name']}[/bold]\n{row['summary']}" if first else ""
+            else:  # one self-contained line per hyperparameter for grep and cut
+                name = row["name"]
             table.add_row(
-                f"[bold]{row['name']}[/bold]\n{row['summary']}" if first else "",
+                name,
                 hp["name"],
                 repr(hp["default"]),
                 hp["range"] + (" or None" if hp["optional"] else ""),
@@ -45,4 +52,6 @@ def losses_command(
                 end_section=hp is row["hyperparams"][-1],
             )
             first = False
-    Console().print(table)
+        if not row["hyperparams"]:
+            table.add_row(row["name"], "", "", "", "", row["summary"], end_section=True)
+    print_table(table, console)

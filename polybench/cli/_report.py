@@ -37,8 +37,11 @@ def report_command(
         ),
     ] = None,
     format: Annotated[
-        str, typer.Option("--format", help="table (terminal), md, latex, html or csv.")
+        str, typer.Option("--format", help="table (terminal), md, latex, html, csv, json or tsv.")
     ] = "table",
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print JSON (the same as --format json).")
+    ] = False,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write to this file, not stdout.")
     ] = None,
@@ -46,33 +49,69 @@ def report_command(
     force: Annotated[
         bool, typer.Option("--force", help="Overwrite the --output file if it exists.")
     ] = False,
+    margin: Annotated[
+        float | None,
+        typer.Option(
+            help="Equivalence margin in the metric's units (0.005 = half a point of accuracy); "
+            "default: the study's report.margin. With it a loss can be called equivalent."
+        ),
+    ] = None,
+    mde: Annotated[
+        float | None,
+        typer.Option(
+            "--mde",
+            metavar="DELTA",
+            help="Instead of the report: what the seeds could detect, and how many seeds a "
+            "difference of DELTA (metric units) needs at 80% power.",
+        ),
+    ] = None,
 ) -> None:
-    """Per task: which loss is best, by how much over cross-entropy, and does it beat noise?
+    """Per task: is each loss better or worse than cross-entropy, equivalent, or inconclusive?
 
-    Columns: best params, validation score, test mean [95% bootstrap CI over seeds],
-    Δ to cross-entropy [CI], p-value (Holm-adjusted), Hedges' g, throughput, rank.
-    Below: one verdict per task, average ranks and a Friedman test across tasks.
+    Columns: best params, validation score, test mean [95% t-interval over seeds], seeds (and
+    failed seeds), Δ to cross-entropy [paired 95% t-interval], p-value (Holm-adjusted), d_z,
+    g_av, the minimum detectable difference at 80% power, verdict, throughput, rank. Below: one
+    verdict per task; across tasks: average ranks, Friedman (exact p with few tasks), Wilcoxon,
+    probability of improvement and interquartile mean. A --metric other than the study's own
+    is labelled exploratory.
 
-    Example: polybench report quickstart --format md --output quickstart.md
+    Piped (not a terminal), the table is tab-separated, followed by the verdicts.
+
+    Examples: polybench report quickstart --format md --output quickstart.md;
+    polybench report quickstart --margin 0.005; polybench report quickstart --mde 0.01
     """
     from polybench import report
 
+    if as_json:
+        format = "json"
     try:
         report.check_format(format)
         if output is not None:
             report.check_output([output], force=force)
-        table = report.summary(storage, study, task=task, loss=loss, metric=metric)
+        table = report.summary(
+            storage, study, task=task, loss=loss, metric=metric, alpha=alpha, margin=margin
+        )
+        if mde is not None:
+            text = report.render_power(report.power_table(table, mde), format)
+            _write(text, output)
+            return
         if format == "table" and output is None:
             from rich.console import Console
 
             console = Console()
-            if not console.is_terminal:
-                console = Console(width=max(console.width, 200))
-            console.print(report.terminal_report(table, alpha))
+            if console.is_terminal:
+                console.print(report.terminal_report(table, alpha))
+            else:
+                text = report.render(table, "tsv", alpha)
+                typer.echo(text, nl=False)
             return
         text = report.render(table, format, alpha)
     except ValueError as error:
         raise _fail(error) from None
+    _write(text, output)
+
+
+def _write(text: str, output: Path | None) -> None:
     if output is None:
         typer.echo(text, nl=False)
     else:

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from polybench.cli._app import Storage, app
+from polybench.cli._output import print_table
 
 
 @app.command(
@@ -66,7 +67,7 @@ def run(
         console.print(f"storage: {summary.storage} (nothing was written)", highlight=False)
         return
     if summary.table is not None:
-        console.print(_summary_table(summary.table, summary.study))
+        print_table(_summary_table(summary.table, summary.study), console)
     states = ", ".join(f"{n} {s}" for s, n in sorted(summary.runs_by_state.items()))
     console.print(
         f"{summary.stored_runs} of {summary.planned_runs} planned runs stored ({states}) in "
@@ -98,8 +99,14 @@ def run(
 def status(
     study: str | None = typer.Argument(None, help="A study name; omit it to list every study."),
     storage: Storage = None,
+    as_json: bool = typer.Option(
+        False, "--json", help="Print JSON (one object per row) instead of a table."
+    ),
 ) -> None:
-    """Show where studies stand (from any machine that reaches the database)."""
+    """Show where studies stand (from any machine that reaches the database).
+
+    Piped (not a terminal), the table is tab-separated: polybench status | cut -f1
+    """
     from rich.console import Console
     from rich.table import Table
 
@@ -111,15 +118,18 @@ def status(
     except ValueError as error:
         typer.echo(f"Error: {error}", err=True)
         raise typer.Exit(1) from None
+    if as_json:
+        typer.echo(frame.to_json(orient="records", date_format="iso", indent=2))
+        return
     if study is not None:
-        console.print(progress_table(frame))
+        print_table(progress_table(frame), console)
         return
     table = Table(title="studies", title_justify="left")
     for column in frame.columns:
         table.add_column(column, justify="left" if column in ("study", "created_at") else "right")
     for row in frame.itertuples(index=False):
         table.add_row(*["" if v is None else str(v) for v in row])
-    console.print(table)
+    print_table(table, console)
 
 
 def _summary_table(frame, study: str):  # type: ignore[no-untyped-def]

@@ -41,11 +41,12 @@ def tasks_command(
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
-    from rich.console import Console
     from rich.table import Table
 
+    from polybench.cli._output import print_table
+
     table = Table(title="polybench tasks")
-    for column in ("task", "kind", "defaults", "options"):
+    for column in ("task", "kind", "summary", "defaults", "options"):
         table.add_column(column, overflow="fold")
     for row in rows:
         d = row["defaults"]
@@ -55,13 +56,14 @@ def tasks_command(
         )
         options = "\n".join(o["describe"] for o in row["options"])
         table.add_row(
-            f"[bold]{row['name']}[/bold]\n{row['summary']}",
+            f"[bold]{row['name']}[/bold]",
             row["kind"],
+            row["summary"],
             defaults,
             options,
             end_section=True,
         )
-    Console().print(table)
+    print_table(table)
 
 
 @app.command("models")
@@ -78,8 +80,9 @@ def models_command(
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
-    from rich.console import Console
     from rich.table import Table
+
+    from polybench.cli._output import print_table
 
     table = Table(title="polybench models")
     for column in ("model", "kind", "summary", "options"):
@@ -87,7 +90,7 @@ def models_command(
     for row in rows:
         options = "\n".join(o["describe"] for o in row["options"]) or "-"
         table.add_row(row["name"], row["kind"], row["summary"], options, end_section=True)
-    Console().print(table)
+    print_table(table)
 
 
 @app.command("train")
@@ -195,8 +198,10 @@ def _print_summary(result, description: str) -> None:
             name, f"{result.metrics[f'val_{name}']:.4f}", f"{result.metrics[f'test_{name}']:.4f}"
         )
     table.add_row("loss (cross-entropy)", f"{result.metrics['val_loss']:.4f}", "")
+    from polybench.cli._output import print_table
+
     console = Console()
-    console.print(table)
+    print_table(table, console)
     if result.failure_reason:
         console.print(f"[red]failed:[/red] {result.failure_reason}")
     env = result.environment

@@ -56,11 +56,7 @@ def render_overview(view: View) -> None:
         return
     table = report.display_frame(summary).drop(columns=["task"])
     st.dataframe(table, hide_index=True, width="stretch", key="overview_summary")
-    st.caption(
-        f"Intervals: {summary.attrs.get('ci_method', 'percentile bootstrap over seeds')}. "
-        f"Δ = loss minus {charts.BASELINE_LOSS}; p: two-sided t-test (paired when the seeds "
-        "pair up, else Welch), Holm-adjusted in brackets; g: Hedges' g."
-    )
+    st.caption(" ".join(report.footer_lines(summary)))
     _chart(
         charts.interval_figure(
             summary,
@@ -72,6 +68,11 @@ def render_overview(view: View) -> None:
         ),
         key="overview_intervals",
     )
+
+
+def _clauses(summary: pd.DataFrame, baseline: str) -> list[str]:
+    rows = summary[(summary["loss"] != baseline) & summary["verdict_text"].notna()]
+    return [f"**{loss}** {text}" for loss, text in rows[["loss", "verdict_text"]].to_numpy()]
 
 
 def _baseline_band(summary: pd.DataFrame) -> charts.Band | None:
@@ -105,8 +106,22 @@ def _best_loss_callout(view: View, summary: pd.DataFrame) -> None:
         return
     ranked = confirmed.sort_values(["rank", "loss"])
     best = ranked.iloc[0]
-    verdict = report.verdicts(summary)[0].removeprefix(f"{view.task}: ")
-    st.success(f"**Best loss on {view.task}: {best['loss']}**. In words: {verdict}")
+    lines = report.verdicts(summary)
+    if summary.attrs.get("exploratory"):
+        st.warning(lines.pop(0))
+    verdict = lines[0].removeprefix(f"{view.task}: ")
+    headline, _, details = verdict.partition(". Against ")
+    better = summary[summary["verdict"] == "better"]
+    if len(better):
+        st.success(f"**{view.task}: {headline}**")
+    else:
+        st.info(f"**{view.task}: {headline}**")
+    if details:
+        baseline = summary.attrs.get("baseline", charts.BASELINE_LOSS)
+        st.markdown(
+            f"Against {baseline}, per loss:\n\n"
+            + "\n".join(f"- {clause}" for clause in _clauses(summary, baseline))
+        )
     label = charts.metric_label(view.test_column)
     columns = st.columns(min(len(ranked), 5))
     for column, (_, row) in zip(columns, ranked.head(5).iterrows(), strict=False):
@@ -289,20 +304,25 @@ def render_across_tasks(view: View) -> None:
     st.dataframe(scores, width="stretch", key="across_scores")
     result = _data.ranking(view.storage, view.study, view.metric)
     ranks = result.average_ranks.rename("average_rank").rename_axis("loss").reset_index()
-    _chart(
-        charts.average_rank_figure(ranks, critical_difference=result.critical_difference),
-        key="ranks_chart",
-    )
+    cd = result.critical_difference if result.nemenyi_applied else None
+    _chart(charts.average_rank_figure(ranks, critical_difference=cd), key="ranks_chart")
     if math.isfinite(result.statistic):
-        verdict = "the losses differ" if result.p_value < result.alpha else "no loss stands out"
+        verdict = "the losses differ" if result.rejected else "no difference shown"
         st.markdown(
             f"**Friedman test** over {len(result.tasks)} tasks and {len(result.losses)} losses: "
             f"χ² = {result.statistic:.3f}, p = {result.p_value:.3g} "
             f"(Iman–Davenport F = {result.iman_davenport:.3f}, p = "
-            f"{result.iman_davenport_p:.3g}): {verdict} at α = {result.alpha}. "
-            f"Nemenyi critical difference: {result.critical_difference:.3f}."
+            f"{result.iman_davenport_p:.3g}, {result.p_method}): {verdict} at "
+            f"α = {result.alpha}."
         )
-        st.markdown("**Nemenyi post-hoc**: pairs whose average ranks differ beyond it.")
-        st.dataframe(result.pairwise, hide_index=True, width="stretch", key="across_pairs")
+        if result.nemenyi_applied:
+            st.markdown(
+                f"**Nemenyi post-hoc** (critical difference {result.critical_difference:.3f}): "
+                "pairs whose average ranks differ beyond it."
+            )
+            st.dataframe(result.pairwise, hide_index=True, width="stretch", key="across_pairs")
     if result.note:
         st.info(f"Note: {result.note}.")
+    lines = report.across_task_lines(summary)[len(report.ranking_lines(result)) :]
+    if lines:
+        st.markdown("\n".join(f"- {line}" for line in lines))

@@ -15,6 +15,10 @@ Detection", ICCV 2017) for detection, and keeps eps >= -1.
 default, valid range, whether tunable, search range) in `hyperparams`, the one place the CLI,
 the study runner and `validate_params` read them from. `polybench.losses.functional` has the
 same losses as plain functions.
+
+Your own loss: subclass `Loss`, set `name`, `summary` and `hyperparams`, override `forward`,
+and decorate it with `@register` (or name it in a study as `my_module:MyLoss`); see the
+README's "Benchmark your own loss".
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from polybench.losses._registry import (
     build_loss,
     describe_losses,
     get_loss_class,
+    register,
     validate_params,
 )
 
@@ -57,5 +62,6 @@ __all__ = [
     "build_loss",
     "describe_losses",
     "get_loss_class",
+    "register",
     "validate_params",
 ]

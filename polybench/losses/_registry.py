@@ -19,7 +19,12 @@ LossClass = TypeVar("LossClass", bound="type[Loss]")
 
 
 def register(cls: LossClass) -> LossClass:
-    """Class decorator: add `cls` to `LOSSES` under `cls.name`."""
+    """Class decorator: add `cls` to `LOSSES` under `cls.name` (again with the same class: no-op).
+
+    Plug-in losses use it too: `@polybench.losses.register` on a `Loss` subclass.
+    """
+    if LOSSES.get(cls.name) is cls:
+        return cls
     if cls.name in LOSSES:
         raise ValueError(f"Loss '{cls.name}' is registered twice ({LOSSES[cls.name]} and {cls}).")
     LOSSES[cls.name] = cls
@@ -32,6 +37,10 @@ def get_loss_class(name: str) -> type[Loss]:
     Raises:
         ValueError: for an unknown name, with the closest registered names.
     """
+    if isinstance(name, str) and name not in LOSSES:
+        from polybench.plugins import load_entry_points
+
+        load_entry_points("loss")
     if isinstance(name, str) and name in LOSSES:
         return LOSSES[name]
     hint = closest_hint(name, LOSSES) if isinstance(name, str) else ""
@@ -63,7 +72,13 @@ def build_loss(name: str, **params: Any) -> Loss:
 
 
 def describe_losses() -> list[dict[str, Any]]:
-    """Every registered loss with its hyperparameters, as JSON-ready dicts (`polybench losses`)."""
+    """Every registered loss with its hyperparameters, as JSON-ready dicts (`polybench losses`).
+
+    Losses of installed plug-ins (entry point group `polybench.losses`) are included.
+    """
+    from polybench.plugins import load_entry_points
+
+    load_entry_points("loss")
     rows = []
     for name, cls in LOSSES.items():
         rows.append(

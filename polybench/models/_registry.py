@@ -28,6 +28,8 @@ MODELS: dict[str, ModelSpec] = {}
 
 def register(spec: ModelSpec) -> ModelSpec:
     """Add a model to `MODELS`."""
+    if MODELS.get(spec.name) is spec:
+        return spec
     if spec.name in MODELS:
         raise ValueError(f"model {spec.name!r} is registered twice")
     MODELS[spec.name] = spec
@@ -36,6 +38,10 @@ def register(spec: ModelSpec) -> ModelSpec:
 
 def get_model_spec(name: str) -> ModelSpec:
     """The registered model `name`; ValueError with the closest names when unknown."""
+    if name not in MODELS:
+        from polybench.plugins import load_entry_points
+
+        load_entry_points("model")
     try:
         return MODELS[name]
     except KeyError:
@@ -69,6 +75,9 @@ def build_model(name: str, task: TaskData, **options: Any) -> nn.Module:
 
 def describe_models() -> list[dict[str, Any]]:
     """Every registered model as plain values: name, kind, summary, options."""
+    from polybench.plugins import load_entry_points
+
+    load_entry_points("model")
     return [
         {
             "name": spec.name,

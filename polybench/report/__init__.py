@@ -6,11 +6,13 @@
 >>> report.export("sqlite:///polybench.db", "quickstart", "runs.parquet")  # doctest: +SKIP
 
 `summary` has one row per task and loss (`SUMMARY_COLUMNS`): best params, validation score,
-test mean with its 95% percentile-bootstrap interval over seeds, the difference to cross-entropy
-with its interval, paired (or Welch) t-test p-value raw and Holm-adjusted, Hedges' g,
-throughput and rank. `render` turns it into Markdown, LaTeX, HTML or CSV; `verdicts` says per
-task which loss is best, by how much, and whether that beats noise. The numbers come from
-`polybench.stats`.
+test mean with its 95% Student t-interval over seeds, the paired difference to cross-entropy
+with its interval, paired t-test p-value raw and Holm-adjusted, d_z and g_av, the minimum
+detectable difference, failed seeds, throughput, rank and a verdict (better, worse, equivalent
+or inconclusive). `render` turns it into Markdown, LaTeX, HTML or CSV; `verdicts` says per task
+which loss the evidence supports and what each comparison could have detected;
+`across_task_lines` adds ranks, Friedman, Wilcoxon, probability of improvement and IQM;
+`power_table` answers `polybench report --mde`. The numbers come from `polybench.stats`.
 """
 
 from polybench.report._export import (
@@ -35,21 +37,35 @@ from polybench.report._frames import (
     summary,
 )
 from polybench.report._render import (
+    POWER_COLUMNS,
     REPORT_FORMATS,
+    across_task_lines,
     check_format,
     display_frame,
+    footer_lines,
     markdown_table,
+    power_lines,
+    power_table,
     ranking_lines,
     render,
+    render_power,
     terminal_report,
 )
-from polybench.report._summary import SUMMARY_COLUMNS, summarize, verdicts
+from polybench.report._summary import (
+    SUMMARY_COLUMNS,
+    seed_scores,
+    summarize,
+    verdict_sentence,
+    verdicts,
+)
 
 __all__ = [
     "EXPORT_FORMATS",
     "IMPORTANCE_COLUMNS",
+    "POWER_COLUMNS",
     "REPORT_FORMATS",
     "SUMMARY_COLUMNS",
+    "across_task_lines",
     "check_format",
     "check_output",
     "display_frame",
@@ -57,20 +73,26 @@ __all__ = [
     "epochs_path",
     "export",
     "export_format",
+    "footer_lines",
     "importances",
     "markdown_table",
     "pareto",
+    "power_lines",
+    "power_table",
     "ranking",
     "ranking_lines",
     "read_export",
     "render",
+    "render_power",
     "runs",
+    "seed_scores",
     "sensitivity",
     "studies",
     "study_metric",
     "summarize",
     "summary",
     "terminal_report",
+    "verdict_sentence",
     "verdicts",
     "write_export",
 ]

@@ -119,19 +119,38 @@ def study_metric(storage: str | None, study: str) -> str:
     return _metric_of(text)
 
 
-def _metric_of(config_text: str) -> str:
-    """The reportable metric named by `search.metric` in a stored study file's text."""
+def _study_section(config_text: str, key: str) -> dict:
+    """The mapping under `key` in a stored study file's text ({} when absent or unreadable)."""
     import yaml
 
     try:
-        objective = (yaml.safe_load(config_text) or {}).get("search", {}).get("metric")
+        section = (yaml.safe_load(config_text) or {}).get(key, {})
     except (yaml.YAMLError, AttributeError) as error:
-        logger.warning("cannot read the study's metric (%s); reporting accuracy", error)
-        return "accuracy"
+        logger.warning("cannot read the study's %s section (%s)", key, error)
+        return {}
+    return section if isinstance(section, dict) else {}
+
+
+def _objective_of(config_text: str) -> str:
+    """The search objective (`val_accuracy`, `val_loss`, ...) of a stored study file's text."""
+    objective = _study_section(config_text, "search").get("metric")
     if isinstance(objective, list):
         objective = objective[0] if objective else None
-    bare = str(objective or "val_accuracy").removeprefix("val_")
+    return str(objective or "val_accuracy")
+
+
+def _metric_of(config_text: str) -> str:
+    """The reportable metric named by `search.metric` in a stored study file's text."""
+    bare = _objective_of(config_text).removeprefix("val_")
     return bare if bare in stats.METRICS else "accuracy"
+
+
+def _margin_of(config_text: str) -> float | None:
+    """The study's `report.margin` (equivalence margin), or None when it sets none."""
+    margin = _study_section(config_text, "report").get("margin")
+    if isinstance(margin, int | float) and not isinstance(margin, bool) and margin > 0:
+        return float(margin)
+    return None
 
 
 def _select(frame: pd.DataFrame, column: str, wanted: Filter) -> pd.DataFrame:
@@ -149,12 +168,16 @@ def summary(
     metric: str | None = None,
     baseline: str = stats.BASELINE,
     confidence: float = stats.CONFIDENCE,
+    alpha: float = stats.ALPHA,
+    margin: float | None = None,
 ) -> pd.DataFrame:
     """The summary table of a study: one row per task and loss (columns: `SUMMARY_COLUMNS`).
 
-    `metric` defaults to the study's search metric. The `loss` filter only hides rows: deltas,
-    Holm adjustments and ranks are computed over all the losses of each task, so a filtered
-    report shows the same numbers as the full one.
+    `metric` defaults to the study's search metric, its primary metric; any other is labelled
+    exploratory. `margin` (the equivalence margin, metric units) defaults to the study file's
+    `report.margin`. The `loss` filter only hides rows: deltas, Holm adjustments and ranks are
+    computed over all the losses of each task, so a filtered report shows the same numbers as
+    the full one.
 
     >>> from polybench.report import summary
     >>> summary("sqlite:///polybench.db", "quickstart")  # doctest: +SKIP
@@ -162,8 +185,19 @@ def summary(
     with _store(storage) as store:
         row = _check_study(store, study)
         frame = store.runs(study=study, task=task)
-    chosen = metric or _metric_of(row["config_text"].iloc[0])
-    table = summarize(frame, chosen, baseline, confidence=confidence)
+    text = row["config_text"].iloc[0]
+    if margin is not None and not margin > 0:
+        raise ValueError(f"the equivalence margin must be a positive number; got {margin}")
+    table = summarize(
+        frame,
+        metric or _metric_of(text),
+        baseline,
+        confidence=confidence,
+        alpha=alpha,
+        margin=margin if margin is not None else _margin_of(text),
+        primary_metric=_metric_of(text),
+        objective=_objective_of(text),
+    )
     selected = _select(table, "loss", loss).reset_index(drop=True)
     selected.attrs = table.attrs | {"study": study}
     return selected
@@ -178,7 +212,7 @@ def ranking(
     alpha: float = 0.05,
 ) -> stats.FriedmanResult:
     """Average ranks of the losses over the study's tasks, Friedman test and Nemenyi post-hoc."""
-    return ranking_from_summary(summary(storage, study, task, loss, metric), alpha)
+    return ranking_from_summary(summary(storage, study, task, loss, metric, alpha=alpha), alpha)
 
 
 def sensitivity(

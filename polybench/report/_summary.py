@@ -1,4 +1,9 @@
-"""The summary table: one row per task and loss, from the runs frame (pure, no database)."""
+"""The summary table: one row per task and loss, from the runs frame (pure, no database).
+
+Each row carries the numbers of `polybench.stats.compare_to_baseline` for that loss and the
+verdict in words (`verdict_text`); `verdicts` turns the rows of each task into one sentence
+whose headline agrees with those verdicts.
+"""
 
 from __future__ import annotations
 
@@ -14,26 +19,71 @@ SUMMARY_COLUMNS = [
     "task",
     "loss",
     "metric",
+    "metric_role",
     "best_params",
     "n_trials",
     "val_score",
     "n_seeds",
+    "n_failed",
     "test_mean",
     "test_std",
     "ci_low",
     "ci_high",
-    "t_low",
-    "t_high",
+    "boot_low",
+    "boot_high",
+    "n_pairs",
     "delta",
     "delta_ci_low",
     "delta_ci_high",
+    "sd_diff",
     "t_test",
     "p_value",
     "p_holm",
-    "hedges_g",
+    "d_z",
+    "g_av",
+    "alpha_holm",
+    "mde",
+    "margin",
+    "tost_p",
+    "verdict",
+    "verdict_text",
+    "failures",
+    "seed_scores",
     "train_throughput",
     "eval_throughput",
     "rank",
+    "note",
+]
+
+_FROM_COMPARISON = [
+    "n_pairs",
+    "delta",
+    "delta_ci_low",
+    "delta_ci_high",
+    "sd_diff",
+    "t_test",
+    "p_value",
+    "p_holm",
+    "d_z",
+    "g_av",
+    "alpha_holm",
+    "mde",
+    "margin",
+    "tost_p",
+    "verdict",
+    "failures",
+]
+_TEXT_COLUMNS = [
+    "task",
+    "loss",
+    "metric",
+    "metric_role",
+    "best_params",
+    "t_test",
+    "verdict",
+    "verdict_text",
+    "failures",
+    "seed_scores",
     "note",
 ]
 
@@ -44,39 +94,63 @@ def summarize(
     baseline: str = stats.BASELINE,
     *,
     confidence: float = stats.CONFIDENCE,
+    alpha: float = stats.ALPHA,
+    margin: float | None = None,
+    primary_metric: str | None = None,
+    objective: str | None = None,
     resamples: int = stats.BOOTSTRAP_RESAMPLES,
     seed: int = stats.BOOTSTRAP_SEED,
 ) -> pd.DataFrame:
     """The summary of a study's runs frame: one row per task and loss (see `SUMMARY_COLUMNS`).
 
-    - best_params: the params of the confirm runs (JSON), else of the best search run;
-      val_score: that best search run's validation score (mean confirm validation score when
-      there was no search); n_trials: complete search runs.
-    - n_seeds, test_mean, test_std, ci_low/ci_high (percentile bootstrap over seeds),
-      t_low/t_high (t-interval): the test metric over the complete confirm runs.
-    - delta (loss - baseline) with delta_ci_low/high (bootstrap), t_test ("paired t" or
-      "Welch t"), p_value (raw, two-sided), p_holm (Holm over the losses of the task), hedges_g.
+    - metric_role: "primary" when `metric` is the study's own (`primary_metric`, default
+      `metric`), else "exploratory" (chosen after the fact; no confirmatory claim).
+    - best_params: the params of the current confirm group (JSON; `stats.confirm_groups`,
+      chosen by the search `objective`), else of the best search run; val_score: the best search
+      run's validation score; n_trials: complete search runs.
+    - n_seeds, n_failed: completed and failed confirm runs of the current group; test_mean,
+      test_std, ci_low/ci_high (Student t, the headline), boot_low/boot_high (percentile
+      bootstrap); seed_scores: JSON {seed: score} of the completed seeds.
+    - n_pairs, delta (mean paired difference to the baseline), delta_ci_low/high (paired t),
+      sd_diff, t_test, p_value, p_holm, d_z, g_av, alpha_holm, mde (80% power), margin, tost_p,
+      verdict (better / worse / equivalent / inconclusive), failures: as
+      `stats.compare_to_baseline`; verdict_text: the verdict in one sentence.
     - train/eval_throughput: mean samples/s of the confirm runs (search runs if none).
-    - rank: 1 = best test_mean within the task; note: why a number is missing, in words.
+    - rank: 1 = best test_mean within the task; note: what is missing or left out, in words.
 
-    `attrs` carries metric, baseline, ci_method and confidence.
+    `attrs` carries metric, primary_metric, exploratory, baseline, alpha, margin, confidence,
+    ci_method and boot_method.
     """
     spec = stats.get_metric(metric)
+    primary = stats.get_metric(primary_metric or metric).name
+    role = "primary" if spec.name == primary else "exploratory"
+    objective = objective or stats.get_metric(primary).val_column
+    higher = stats.objective_higher_is_better(objective)
     val, test = spec.val_column, spec.test_column
-    confirm, search = stats.confirm_runs(runs), stats.search_runs(runs)
+    groups = stats.confirm_groups(runs, objective, higher)
+    current = stats.current_confirm_group(runs, objective, higher)
+    confirm_all = current[current["phase"] == "confirm"] if "phase" in current else current
+    confirm, search = stats.confirm_runs(current), stats.search_runs(runs)
     by_seed = stats.seed_summary(
-        runs, [test], confidence=confidence, resamples=resamples, seed=seed
+        current, [test], confidence=confidence, resamples=resamples, seed=seed, objective=objective
     ).set_index(["task", "loss"])
     versus = stats.compare_to_baseline(
-        runs, baseline, [test], confidence=confidence, resamples=resamples, seed=seed
-    ).set_index(["task", "loss"])
+        current, baseline, [test], confidence=confidence, alpha=alpha, margin=margin,
+        objective=objective, resamples=resamples, seed=seed,
+    ).set_index(["task", "loss"])  # fmt: skip
+    rate = versus["n_failed"] / (versus["n_failed"] + versus["n_seeds"]).clip(lower=1)
+    base_total = (versus["n_failed_baseline"] + versus["n_baseline"]).clip(lower=1)
+    fails_more = set(versus.index[rate > versus["n_failed_baseline"] / base_total])
     rows = []
     for (task, loss), group in runs.groupby(["task", "loss"], sort=True):
-        confirmed = confirm[(confirm["task"] == task) & (confirm["loss"] == loss)]
+        mine = (confirm["task"] == task) & (confirm["loss"] == loss)
+        confirmed = confirm[mine]
+        attempted = confirm_all[(confirm_all["task"] == task) & (confirm_all["loss"] == loss)]
         searched = search[(search["task"] == task) & (search["loss"] == loss)]
         searched = searched.dropna(subset=[val])
-        row: dict = {"task": task, "loss": loss, "metric": spec.name}
+        row: dict = {"task": task, "loss": loss, "metric": spec.name, "metric_role": role}
         row["n_trials"] = len(searched)
+        row["n_failed"] = int((attempted["state"] == "failed").sum()) if len(attempted) else 0
         notes = []
         if len(searched):
             best = searched[val].idxmax() if spec.higher_is_better else searched[val].idxmin()
@@ -84,60 +158,139 @@ def summarize(
             row["best_params"] = searched.loc[best, "params"]
         elif len(confirmed):
             row["val_score"] = confirmed[val].mean()
-        if len(confirmed):
-            row["best_params"] = confirmed["params"].iloc[0]
+        if len(attempted):
+            row["best_params"] = attempted["params"].iloc[0]
         timed = confirmed if len(confirmed) else searched
         row["train_throughput"] = timed["train_throughput"].mean() if len(timed) else np.nan
         row["eval_throughput"] = timed["eval_throughput"].mean() if len(timed) else np.nan
+        scored = confirmed.dropna(subset=[test])
+        if len(scored):
+            pairs = sorted(zip(scored["seed"].tolist(), scored[test].tolist(), strict=True))
+            row["seed_scores"] = json.dumps({str(s): float(v) for s, v in pairs})
         if (task, loss) in by_seed.index:
             seeds = by_seed.loc[(task, loss)]
-            row |= {
-                "n_seeds": seeds["n_seeds"],
-                "test_mean": seeds["mean"],
-                "test_std": seeds["std"],
-                "ci_low": seeds["ci_low"],
-                "ci_high": seeds["ci_high"],
-                "t_low": seeds["t_low"],
-                "t_high": seeds["t_high"],
-            }
+            row |= {"n_seeds": seeds["n_seeds"], "test_mean": seeds["mean"]}
+            row |= {"test_std": seeds["std"], "ci_low": seeds["ci_low"]}
+            row |= {"ci_high": seeds["ci_high"], "boot_low": seeds["boot_low"]}
+            row["boot_high"] = seeds["boot_high"]
         else:
             row["n_seeds"] = 0
             notes.append("no complete confirm runs")
         compare_note = None
         if (task, loss) in versus.index:
             compared = versus.loc[(task, loss)]
-            for column in ["delta", "delta_ci_low", "delta_ci_high", "t_test", "p_value"]:
-                row[column] = compared[column]
-            row["p_holm"], row["hedges_g"] = compared["p_holm"], compared["hedges_g"]
+            row |= {column: compared[column] for column in _FROM_COMPARISON}
             if isinstance(compared["note"], str) and row["n_seeds"]:
                 compare_note = compared["note"]
         elif loss == baseline:
             row["delta"] = 0.0 if row["n_seeds"] else np.nan
             notes.append("baseline")
+            if row["n_failed"]:
+                total = row["n_failed"] + row["n_seeds"]
+                failed_seeds = attempted.loc[attempted["state"] == "failed", "seed"].tolist()
+                reasons = attempted.loc[attempted["state"] == "failed", "failure_reason"].tolist()
+                row["failures"] = stats.failure_text(row["n_failed"], total, failed_seeds, reasons)
         if compare_note:
             notes.append(compare_note)
         elif row["n_seeds"] and isinstance(by_seed.loc[(task, loss), "note"], str):
             notes.append(by_seed.loc[(task, loss), "note"])
-        failed = int((group["state"] == "failed").sum())
+        notes += _group_notes(groups, task, loss, has_search=len(searched) > 0)
+        failed = int(((group["state"] == "failed") & (group["phase"] == "search")).sum())
         if failed:
-            notes.append(f"{failed} failed run(s) not counted")
+            notes.append(f"{failed} failed search run(s) not counted")
         row["note"] = "; ".join(notes) or None
         rows.append(row)
     frame = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
     frame["rank"] = frame.groupby("task")["test_mean"].rank(
         ascending=not spec.higher_is_better, method="average"
     )
-    frame = frame.astype({"n_trials": "int64", "n_seeds": "int64"})
-    for column in ("task", "loss", "metric", "best_params", "t_test", "note"):
+    frame = frame.astype({"n_trials": "int64", "n_seeds": "int64", "n_failed": "int64"})
+    frame["n_pairs"] = frame["n_pairs"].fillna(frame["n_seeds"].where(frame["loss"] == baseline))
+    frame["verdict_text"] = [
+        verdict_sentence(row, baseline, alpha, fails_more=(row["task"], row["loss"]) in fails_more)
+        for _, row in frame.iterrows()
+    ]
+    for column in _TEXT_COLUMNS:
         # text as object holding str or None, like the store's frames (pandas 2 and 3 alike)
         frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
     frame.attrs |= {
         "metric": spec.name,
+        "primary_metric": primary,
+        "exploratory": role == "exploratory",
         "baseline": baseline,
+        "alpha": alpha,
+        "margin": margin,
         "confidence": confidence,
-        "ci_method": stats.bootstrap_description(confidence, resamples, seed),
+        "ci_method": stats.interval_description(confidence),
+        "boot_method": stats.bootstrap_description(confidence, resamples, seed),
     }
     return frame
+
+
+def _group_notes(groups: pd.DataFrame, task: str, loss: str, has_search: bool) -> list[str]:
+    """Words about older confirm groups of (task, loss), and a current one that is not the best."""
+    if groups.empty:
+        return []
+    mine = groups[(groups["task"] == task) & (groups["loss"] == loss)]
+    notes = []
+    older = mine[~mine["current"]]
+    if len(older):
+        settings = "; ".join(format_params(p) or "no params" for p in older["params"])
+        notes.append(
+            f"{len(older)} older confirm group(s) not counted ({int(older['n_runs'].sum())} "
+            f"run(s) with {settings})"
+        )
+    current = mine[mine["current"]]
+    if has_search and len(current) and not bool(current["best_search"].iloc[0]):
+        notes.append("the confirm runs are not of the best search setting (confirm it again)")
+    return notes
+
+
+def verdict_sentence(
+    row: pd.Series, baseline: str, alpha: float, fails_more: bool = False
+) -> str | None:
+    """One loss's verdict against the baseline in words, with its power; None for the baseline.
+
+    For example "inconclusive: +0.0005 [-0.0040, +0.0050], not significant (paired t p=0.62,
+    Holm p=0.62); with 4 seeds only differences above 0.0081 would be detected (80% power,
+    alpha 0.025)". `fails_more`: the loss failed on a larger share of its seeds than the
+    baseline, which the sentence says after its failures.
+    """
+    if row["loss"] == baseline or not isinstance(row.get("verdict"), str):
+        return None
+    verdict = row["verdict"]
+    if pd.isna(row.get("p_value")):
+        reason = row["note"] if isinstance(row.get("note"), str) else f"no {baseline} runs"
+        reason = reason.split(": no ")[0].split("; ")[0]
+        text = f"{verdict}: {_delta(row)} ({reason}, no test)"
+    else:
+        p = f"{row['t_test']} {_p_is(row['p_value'])}, Holm {_p_is(row['p_holm'])}"
+        if verdict in ("better", "worse"):
+            text = f"{verdict}: {_delta(row)} ({p} < {alpha:g})"
+        elif verdict == "equivalent":
+            text = (
+                f"equivalent: {_delta(row)}, inside ±{row['margin']:g} "
+                f"(TOST {_p_is(row['tost_p'])}; {p})"
+            )
+        elif np.isfinite(row.get("p_holm", np.nan)) and row["p_holm"] < alpha:
+            text = f"inconclusive: {_delta(row)} ({p} < {alpha:g})"
+        else:
+            text = f"inconclusive: {_delta(row)}, not significant ({p})"
+    n = 0 if pd.isna(row.get("n_pairs")) else int(row["n_pairs"])
+    if np.isfinite(row.get("mde", np.nan)):
+        text += (
+            f"; with {n} seeds only differences above {row['mde']:.4f} would be detected "
+            f"(80% power, alpha {row['alpha_holm']:.3g})"
+        )
+    elif n < stats.MIN_SEEDS:
+        text += f"; with {n} paired seed(s) no difference can be detected (a test needs 2)"
+    if isinstance(row.get("failures"), str):
+        text += f"; {row['failures']}"
+        if verdict != "worse" and fails_more:
+            text += f", more often than {baseline}, so it cannot be called better"
+    notes = row["note"].split("; ") if isinstance(row.get("note"), str) else []
+    text += "".join(f"; {note}" for note in notes if "confirm group" in note)
+    return text
 
 
 def ranking(summary: pd.DataFrame, alpha: float = 0.05) -> stats.FriedmanResult:
@@ -148,43 +301,83 @@ def ranking(summary: pd.DataFrame, alpha: float = 0.05) -> stats.FriedmanResult:
     return stats.friedman(scores, higher_is_better=spec.higher_is_better, alpha=alpha)
 
 
-def verdicts(summary: pd.DataFrame, alpha: float = 0.05) -> list[str]:
-    """One sentence per task: which loss is best, by how much over the baseline, beyond noise?
+def seed_scores(summary: pd.DataFrame) -> dict[str, dict[str, list[float]]]:
+    """{task: {loss: per-seed scores}} from the `seed_scores` column of a summary."""
+    scores: dict[str, dict[str, list[float]]] = {}
+    for task, loss, text in summary[["task", "loss", "seed_scores"]].itertuples(index=False):
+        if isinstance(text, str):
+            scores.setdefault(task, {})[loss] = list(json.loads(text).values())
+    return scores
 
-    "Beyond noise" means the Holm-adjusted p-value of the difference is below `alpha`.
+
+def _headline(task: str, rows: pd.DataFrame, baseline: str, metric: str) -> str:
+    """Which loss the verdicts support: the ones better than the baseline, or a tie."""
+    better = rows[rows["verdict"] == "better"].sort_values(["rank", "loss"])
+    if len(better):
+        best = better.iloc[0]
+        names = better["loss"].tolist()
+        who = names[0] if len(names) == 1 else f"{', '.join(names)} ({len(names)} losses)"
+        verb = "beats" if len(names) == 1 else "beat"
+        head = f"{task}: {who} {verb} {baseline}"
+        if len(names) > 1:
+            head += f"; highest mean {best['loss']}"
+        return f"{head} (test {metric} {_mean_ci(best)})"
+    ranked = rows.dropna(subset=["test_mean"])
+    top = ranked[ranked["rank"] == ranked["rank"].min()]
+    if len(top) > 1:
+        names = " and ".join(sorted(top["loss"], key=lambda name: (name != baseline, name)))
+        return f"{task}: {names} tie for best (test {metric} {_mean_ci(top.iloc[0])})"
+    if len(ranked) == 1:
+        return f"{task}: only {ranked.iloc[0]['loss']} has confirm runs"
+    best = top.iloc[0]
+    head = f"{task}: no loss beats {baseline}"
+    equivalent = rows.loc[rows["verdict"] == "equivalent", "loss"].tolist()
+    if equivalent:
+        verb = "is" if len(equivalent) == 1 else "are"
+        margin = rows["margin"].dropna().iloc[0]
+        head += f"; {' and '.join(equivalent)} {verb} equivalent to it within ±{margin:g}"
+    return f"{head} (highest mean {best['loss']}, {_mean_ci(best)})"
+
+
+def verdicts(summary: pd.DataFrame, alpha: float | None = None) -> list[str]:
+    """One sentence per task: which loss the evidence says is better than the baseline, and each
+    loss's verdict (better / worse / equivalent / inconclusive) with what it could detect.
+
+    With an exploratory metric, the first line says so.
     """
+    alpha = summary.attrs.get("alpha", stats.ALPHA) if alpha is None else alpha
     metric = summary.attrs.get("metric", "accuracy")
     baseline = summary.attrs.get("baseline", stats.BASELINE)
     if summary.empty:
         study = f"study {summary.attrs['study']!r}" if "study" in summary.attrs else "this study"
         return [f"No runs stored for {study} yet: `polybench run STUDY.yaml` writes them."]
     lines = []
+    if summary.attrs.get("exploratory"):
+        lines.append(exploratory_note(summary))
     for task, rows in summary.groupby("task", sort=True):
-        ranked = rows.dropna(subset=["test_mean"])
-        if ranked.empty:
+        if rows["test_mean"].isna().all():
             lines.append(f"{task}: no complete confirm runs yet, so no test {metric} to compare.")
             continue
-        # among equals the baseline comes first, so a tie is compared with the baseline
-        order = ranked.assign(other=ranked["loss"] != baseline)
-        ranked = order.sort_values(["rank", "other", "loss"]).drop(columns="other")
-        best = ranked.iloc[0]
-        tied = ranked.loc[ranked["rank"] == best["rank"], "loss"].tolist()
-        verb = f"{' and '.join(tied)} tie for best" if len(tied) > 1 else f"best is {best['loss']}"
-        head = f"{task}: {verb} (test {metric} {_mean_ci(best)})"
-        if best["loss"] == baseline:
-            runner_up = ranked.iloc[1:2]
-            if runner_up.empty:
-                lines.append(f"{head}; no other loss to compare with.")
-                continue
-            other = runner_up.iloc[0]
-            next_loss = other["loss"] if len(tied) > 1 else f"the next, {other['loss']},"
-            lines.append(f"{head}; {next_loss} differs by {_delta(other)}: {_noise(other, alpha)}.")
-        elif pd.isna(best["delta"]):
-            reason = best["note"] if isinstance(best["note"], str) else f"no {baseline} runs"
-            lines.append(f"{head}; {reason}.")
-        else:
-            lines.append(f"{head}, {_delta(best)} over {baseline}: {_noise(best, alpha)}.")
+        head = _headline(task, rows, baseline, metric)
+        others = rows[(rows["loss"] != baseline) & rows["test_mean"].notna()]
+        if baseline not in set(rows.dropna(subset=["test_mean"])["loss"]):
+            lines.append(f"{head}; no complete {baseline} confirm runs to compare with.")
+            continue
+        if others.empty:
+            lines.append(f"{head}; no other loss to compare with.")
+            continue
+        clauses = [f"{loss} {text}" for loss, text in others[["loss", "verdict_text"]].to_numpy()]
+        lines.append(f"{head}. Against {baseline}: " + "; ".join(clauses) + ".")
     return lines
+
+
+def exploratory_note(summary: pd.DataFrame) -> str:
+    """The line every output carries when the reported metric is not the study's own."""
+    return (
+        f"Exploratory: the study was planned on {summary.attrs.get('primary_metric')}; "
+        f"{summary.attrs.get('metric')} was chosen afterwards, so its verdicts are not "
+        "confirmatory."
+    )
 
 
 def _mean_ci(row: pd.Series) -> str:
@@ -197,17 +390,6 @@ def _delta(row: pd.Series) -> str:
     if pd.isna(row["delta_ci_low"]):
         return f"{row['delta']:+.4f}"
     return f"{row['delta']:+.4f} [{row['delta_ci_low']:+.4f}, {row['delta_ci_high']:+.4f}]"
-
-
-def _noise(row: pd.Series, alpha: float) -> str:
-    if pd.isna(row["p_holm"]):
-        # notes read "<reason>: no interval or test"; the verdict needs only the reason
-        reason = row["note"].split(": no ")[0] if isinstance(row["note"], str) else "no p-value"
-        return f"cannot tell whether it beats noise ({reason})"
-    p = f"{row['t_test']} {_p_is(row['p_value'])}, Holm {_p_is(row['p_holm'])}"
-    if row["p_holm"] < alpha:
-        return f"beats noise ({p} < {alpha})"
-    return f"within noise ({p} >= {alpha})"
 
 
 def _p_is(p: float) -> str:

@@ -50,3 +50,11 @@ def get_metric(name: str) -> Metric:
     close = difflib.get_close_matches(bare, list(METRICS), n=1)
     hint = f" Did you mean {close[0]!r}?" if close else ""
     raise ValueError(f"Unknown metric {name!r}; expected one of {', '.join(METRICS)}.{hint}")
+
+
+def objective_higher_is_better(objective: str) -> bool:
+    """Whether a search objective column (`val_accuracy`, `val_loss`, ...) is maximised."""
+    bare = objective.removeprefix("val_").removeprefix("test_")
+    if bare in METRICS:
+        return METRICS[bare].higher_is_better
+    return bare not in ("loss",)

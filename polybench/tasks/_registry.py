@@ -117,6 +117,8 @@ TASKS: dict[str, TaskSpec] = {}
 
 def register(spec: TaskSpec) -> TaskSpec:
     """Add a task to `TASKS` (one definition plus this call adds a task)."""
+    if TASKS.get(spec.name) is spec:
+        return spec
     if spec.name in TASKS:
         raise ValueError(f"task {spec.name!r} is registered twice")
     TASKS[spec.name] = spec
@@ -125,6 +127,10 @@ def register(spec: TaskSpec) -> TaskSpec:
 
 def get_task_spec(name: str) -> TaskSpec:
     """The registered task `name`; ValueError with the closest names when unknown."""
+    if name not in TASKS:
+        from polybench.plugins import load_entry_points
+
+        load_entry_points("task")
     try:
         return TASKS[name]
     except KeyError:
@@ -233,6 +239,9 @@ def describe_tasks() -> list[dict[str, Any]]:
     """Every registered task as plain values: name, kind, summary, defaults, options."""
     from dataclasses import asdict
 
+    from polybench.plugins import load_entry_points
+
+    load_entry_points("task")
     return [
         {
             "name": spec.name,
