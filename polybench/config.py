@@ -274,6 +274,9 @@ class StudyConfig(_Strict):
     seed: int = Field(default=0, ge=0, le=MAX_SEED)
     device: str = "auto"
     threads: int | None = Field(default=None, ge=1, le=MAX_THREADS)
+    amp: Literal["bf16"] | None = None
+    channels_last: bool = False
+    compile: bool = False
     tasks: list[TaskSpec] = Field(min_length=1, max_length=MAX_LIST_ENTRIES)
     losses: list[LossSpec] = Field(min_length=1, max_length=MAX_LIST_ENTRIES)
     tune: dict[str, Range] = Field(default_factory=dict)

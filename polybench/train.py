@@ -270,6 +270,15 @@ def predict(net: nn.Module, x: torch.Tensor, batch_size: int) -> torch.Tensor:
     return torch.cat([net(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
 
 
+def _autocast(device: torch.device, amp: str | None) -> Callable[[], Any]:
+    """A context factory: `torch.autocast` in the `amp` dtype on `device`, or a no-op."""
+    import contextlib
+
+    if amp is None:
+        return contextlib.nullcontext
+    return functools.partial(torch.autocast, device_type=device.type, dtype=AMP_DTYPES[amp])
+
+
 class _RunFailed(Exception):
     """Internal: the loss became NaN or infinite."""
 
@@ -290,6 +299,12 @@ class _Settings:
     grad_clip: float | None
     seed: int
     model_params: dict[str, Any]
+    amp: str | None = None
+    channels_last: bool = False
+    compile: bool = False
+
+
+AMP_DTYPES = {"bf16": torch.bfloat16}
 
 
 def fit(
@@ -312,12 +327,19 @@ def fit(
     model_params: Mapping[str, Any] | None = None,
     on_epoch: Callable[[EpochRecord], bool | None] | None = None,
     threads: int | None = None,
+    amp: str | None = None,
+    channels_last: bool = False,
+    compile: bool = False,
 ) -> RunResult:
     """Train `model` on `task` with `loss` and return the metrics, curve and throughput.
 
     `task` is a loaded `TaskData` or a task name (loaded with default options). Settings left
     None take the task's defaults (`task.defaults`). `schedule` is applied per step after
     `warmup_epochs` of linear warm-up. `threads` sets torch's CPU threads for this run only.
+    `amp="bf16"` runs forward passes under `torch.autocast` in bfloat16 (the losses compute in
+    float32 inside); `channels_last` stores image batches and the model in channels-last
+    layout; `compile` trains through `torch.compile`d model and loss, and falls back to eager
+    (with a warning) where compilation fails.
 
     >>> from polybench.tasks import load_task
     >>> result = fit(load_task("digits", subsample=0.3), "small_cnn", "cross_entropy",
@@ -346,6 +368,9 @@ def fit(
         grad_clip=grad_clip,
         seed=int(seed),
         model_params=validate_model(model, data, model_params or {}),
+        amp=amp,
+        channels_last=bool(channels_last),
+        compile=bool(compile),
     )
     _check_settings(settings)
     loss_fn = build_loss(loss, **settings.loss_params)  # raises on bad names and params
@@ -365,6 +390,8 @@ def fit(
 
 
 def _check_settings(s: _Settings) -> None:
+    if s.amp is not None and s.amp not in AMP_DTYPES:
+        raise ValueError(f"fit: amp must be None or one of {', '.join(AMP_DTYPES)}, got {s.amp!r}.")
     if s.optimizer not in OPTIMIZERS:
         build_optimizer(s.optimizer, [], 1.0, 0.0)  # raises with the allowed names
     if s.schedule not in SCHEDULES:
@@ -393,6 +420,28 @@ def _train(
 ) -> RunResult:
     x_train, y_train = data.train.x.to(device), data.train.y.to(device)
     x_val, y_val = data.val.x.to(device), data.val.y.to(device)
+    autocast = _autocast(device, s.amp)
+    if s.channels_last and x_train.dim() == 4:
+        net = net.to(memory_format=torch.channels_last)
+        x_train = x_train.contiguous(memory_format=torch.channels_last)
+        x_val = x_val.contiguous(memory_format=torch.channels_last)
+    stepping_net, stepping_loss = (net, loss_fn)
+    if s.compile:
+        stepping_net, stepping_loss = torch.compile(net), torch.compile(loss_fn, dynamic=False)
+
+    def step_loss_of(xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+        nonlocal stepping_net, stepping_loss
+        try:
+            with autocast():
+                return stepping_loss(stepping_net(xb), yb)
+        except Exception as error:
+            if stepping_net is net:
+                raise
+            logger.warning("torch.compile failed, training eagerly: %s", error)
+            stepping_net, stepping_loss = net, loss_fn
+            with autocast():
+                return loss_fn(net(xb), yb)
+
     n = len(y_train)
     batch = min(s.batch_size, n)
     steps = math.ceil(n / batch)
@@ -424,7 +473,7 @@ def _train(
             timed_from, timed_samples = time.perf_counter(), samples_per_epoch
             for step in range(steps):
                 index = permutation[step * batch : (step + 1) * batch]
-                step_loss = loss_fn(net(x_train[index]), y_train[index])
+                step_loss = step_loss_of(x_train[index], y_train[index])
                 optimizer.zero_grad(set_to_none=True)
                 step_loss.backward()
                 if s.grad_clip is not None:
@@ -449,7 +498,8 @@ def _train(
             train_seconds += seconds_train
 
             eval_start = time.perf_counter()
-            val_logits = predict(net, x_val, s.eval_batch_size)
+            with autocast():
+                val_logits = predict(net, x_val, s.eval_batch_size).float()
             val_loss = F.cross_entropy(val_logits.float(), y_val).item()
             val_acc = (val_logits.argmax(dim=1) == y_val).double().mean().item()
             eval_seconds += time.perf_counter() - eval_start
@@ -478,7 +528,11 @@ def _train(
         metrics = dict.fromkeys(METRIC_NAMES, math.nan)
     else:
         eval_start = time.perf_counter()
-        test_logits = predict(net, data.test.x.to(device), s.eval_batch_size)
+        x_test = data.test.x.to(device)
+        if s.channels_last and x_test.dim() == 4:
+            x_test = x_test.contiguous(memory_format=torch.channels_last)
+        with autocast():
+            test_logits = predict(net, x_test, s.eval_batch_size).float()
         _sync(device)
         eval_seconds += time.perf_counter() - eval_start
         eval_samples += len(data.test)

@@ -33,7 +33,7 @@ from polybench.db import (
     sqlalchemy_url,
 )
 
-POLYBENCH_TABLES = {"polybench_study", "polybench_run", "polybench_epoch"}
+POLYBENCH_TABLES = {"polybench_study", "polybench_run", "polybench_epoch", "polybench_loss_cost"}
 ENVIRONMENT = {
     "host": "bench-01",
     "device": "cpu",

@@ -696,3 +696,75 @@ def test_readme_losses_example_runs():
     exec(compile(code, "README.md (losses)", "exec"), namespace)
     assert namespace["value"].shape == ()
     assert namespace["logits"].grad is not None
+
+
+# --- the short path for small batches -----------------------------------------------------------
+# Int64 targets, float32/64 logits, no smoothing and no focal alpha take a path built from torch
+# ops (`F.nll_loss` over a per-class form); larger inputs and every other case take the fused
+# kernel. Both must give the same values and gradients.
+
+SHORT_PATH_LOSSES = {
+    "poly1_cross_entropy": {"epsilon": 1.7},
+    "polyn_cross_entropy": {"epsilons": [0.5, -0.3, 0.2]},
+    "focal": {"gamma": 2.0},
+    "poly1_focal": {"gamma": 1.5, "epsilon": -0.6},
+}
+
+
+def took_short_path(value: torch.Tensor) -> bool:
+    """Whether torch's nll_loss made `value` (directly, or under the view K-dim inputs add)."""
+    node = value.grad_fn
+    if node.name().startswith("View"):
+        node = node.next_functions[0][0]
+    return node.name().startswith("NllLoss")
+
+
+def general_path(monkeypatch, loss, logits, target):
+    from polybench.losses import _softmax
+
+    with monkeypatch.context() as patch:
+        patch.setattr(_softmax, "DENSE_MAX_NUMEL", 0)
+        assert not took_short_path(loss(logits, target))
+        return value_and_grad(loss, logits, target)
+
+
+@pytest.mark.parametrize("name", sorted(SHORT_PATH_LOSSES))
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("shape", [(9, 5), (4, 5, 3)])
+def test_short_path_equals_the_fused_kernel(monkeypatch, name, reduction, weighted, shape):
+    logits, target = make_inputs(shape, ignore=True, seed=21)
+    loss = build_loss(name, reduction=reduction, **SHORT_PATH_LOSSES[name])
+    if weighted:
+        loss.weight = torch.tensor([0.5, 2.0, 1.0, 0.1, 3.0], dtype=torch.float64)
+    short = value_and_grad(loss, logits, target)
+    assert took_short_path(loss(logits, target))
+    general = general_path(monkeypatch, loss, logits, target)
+    torch.testing.assert_close(short, general)
+
+
+@pytest.mark.parametrize("name", sorted(SHORT_PATH_LOSSES))
+@pytest.mark.parametrize("reduction", ["mean", "none"])
+def test_short_path_passes_gradcheck_in_float64(name, reduction):
+    logits, target = make_inputs((5, 4, 2), ignore=True, seed=22)
+    loss = build_loss(name, reduction=reduction, **SHORT_PATH_LOSSES[name])
+    loss.weight = torch.tensor([0.5, 2.0, 1.0, 1.5], dtype=torch.float64)
+    assert took_short_path(loss(logits, target))
+    assert torch.autograd.gradcheck(lambda z: loss(z, target), (logits,))
+
+
+def test_large_inputs_take_the_fused_kernel_and_cross_entropy_is_torchs():
+    logits, target = make_inputs((300, 300), dtype=torch.float32, seed=23)
+    poly1 = build_loss("poly1_cross_entropy")(logits, target)
+    assert not took_short_path(poly1)
+    ce = build_loss("cross_entropy")(logits, target)
+    torch.testing.assert_close(ce, F.cross_entropy(logits, target), rtol=0, atol=0)
+
+
+def test_short_path_shape_errors_still_name_the_loss():
+    with pytest.raises(ValueError) as error:
+        build_loss("focal")(torch.randn(4, 3), torch.zeros(4, 2, dtype=torch.long))
+    _assert_names(error, "focal", "(4,)", "(4, 2)")
+    with pytest.raises(ValueError) as error:
+        build_loss("cross_entropy")(torch.randn(4, 3), torch.zeros(5, dtype=torch.long))
+    _assert_names(error, "cross_entropy", "(4,)", "(5,)")

@@ -615,3 +615,69 @@ def test_summary_and_export_on_sqlite_and_postgresql(store, storage_url, tmp_pat
     back, curves = report.read_export(written[0])
     pd.testing.assert_frame_equal(back, report.runs(storage_url, "pair"), check_exact=True)
     pd.testing.assert_frame_equal(curves, report.epochs(storage_url, "pair"), check_exact=True)
+
+
+# ---------------------------------------------------------------------------- throughput
+
+
+def test_throughput_has_an_interval_a_welch_test_and_the_stored_loss_cost(tmp_path):
+    from polybench.losses._cost import LossCost
+
+    url = f"sqlite:///{tmp_path / 'throughput.db'}"
+    rates = {
+        "cross_entropy": [1000.0, 1010.0, 990.0, 1005.0],
+        "poly1_cross_entropy": [995.0, 1012.0, 985.0, 1001.0],  # the same machine noise
+        "focal": [700.0, 705.0, 698.0, 702.0],  # clearly slower
+    }
+    with open_store(url) as store:
+        store.ensure_study("synth", STUDY_TEXT)
+        for loss, values in rates.items():
+            for seed, rate in enumerate(values):
+                run_id = store.start_run(
+                    study="synth", task="digits", model="small_cnn", loss=loss, params={},
+                    seed=seed, phase="confirm", optuna_study=f"synth/digits/{loss}/confirm",
+                    trial_number=seed, environment=ENVIRONMENT,
+                )  # fmt: skip
+                store.finish_run(
+                    run_id, state="complete", metrics={"test_accuracy": 0.9 + seed / 100},
+                    train_throughput=rate, eval_throughput=None, wall_time=1.0, epochs_done=1,
+                )  # fmt: skip
+        store.record_loss_costs(
+            study="synth",
+            task="digits",
+            costs=[
+                LossCost("cross_entropy", 1.0, 1.0, 1.0, 1e-4, 100),
+                LossCost("poly1_cross_entropy", 1.3, 1.2, 1.4, 1.3e-4, 100),
+            ],
+            batch_size=64,
+            num_classes=10,
+            device="cpu",
+        )
+    table = report.summary(url, "synth").set_index("loss")
+    for loss, values in rates.items():
+        interval = scipy_stats.t.interval(
+            0.95, len(values) - 1, loc=np.mean(values), scale=scipy_stats.sem(values)
+        )
+        row = table.loc[loss]
+        assert row["train_throughput"] == pytest.approx(np.mean(values))
+        assert (row["train_throughput_low"], row["train_throughput_high"]) == pytest.approx(
+            interval
+        )
+        if loss == "cross_entropy":
+            assert pd.isna(row["throughput_p"]) and row["throughput_note"] is None
+            continue
+        welch = scipy_stats.ttest_ind(values, rates["cross_entropy"], equal_var=False).pvalue
+        assert row["throughput_p"] == pytest.approx(welch)
+    assert table.loc["poly1_cross_entropy", "throughput_note"].startswith(
+        "within noise of cross_entropy (Welch p="
+    )
+    assert table.loc["focal", "throughput_note"].startswith("slower than cross_entropy")
+    assert table.loc["poly1_cross_entropy", "loss_cost_ratio"] == 1.3
+    assert (
+        table.loc["poly1_cross_entropy", ["loss_cost_low", "loss_cost_high"]] == [1.2, 1.4]
+    ).all()
+    assert pd.isna(table.loc["focal", "loss_cost_ratio"])  # not measured
+    shown = report.display_frame(report.summary(url, "synth")).set_index("loss")
+    assert shown.loc["poly1_cross_entropy", "loss cost (x cross_entropy)"] == "1.30x [1.20, 1.40]"
+    assert shown.loc["focal", "train samples/s (95% CI)"].startswith("701 [")
+    assert "slower than cross_entropy" in shown.loc["focal", "note"]

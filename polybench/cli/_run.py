@@ -14,16 +14,31 @@ from polybench.cli._output import print_table
 @app.command(
     "run",
     epilog=(
-        "Example: polybench run studies/quickstart.yaml --workers 2\n\n"
+        "Example: polybench run studies/quickstart.yaml   (--workers auto: one worker per "
+        "physical core / the study's threads)\n\n"
         "Many machines: polybench run study.yaml --storage "
-        "postgresql+psycopg://user:password@host:5432/db (on each)."
+        "postgresql+psycopg://user:password@host:5432/db (on each; see docs/scaling.md).\n\n"
+        "GPUs: polybench run study.yaml --devices auto --workers-per-device 2"
     ),
 )
 def run(
     study: Path = typer.Argument(..., help="The study file (YAML), e.g. studies/quickstart.yaml."),
     storage: Storage = None,
-    workers: int = typer.Option(
-        1, "--workers", min=1, help="Worker processes on this machine sharing the storage."
+    workers: str = typer.Option(
+        "auto",
+        "--workers",
+        help="Worker processes on this machine sharing the storage: a number, or auto (one per "
+        "physical core divided by the study's threads, at most the planned runs; with --devices, "
+        "devices x --workers-per-device).",
+    ),
+    devices: str = typer.Option(
+        None,
+        "--devices",
+        help="Place workers round-robin on these devices: auto (every visible GPU) or a list "
+        "such as cuda:0,cuda:1. Unset: the study's device setting.",
+    ),
+    workers_per_device: int = typer.Option(
+        1, "--workers-per-device", min=1, help="With --devices: workers per device (small trials)."
     ),
     dry_run: bool = typer.Option(
         False, "--dry-run", help="Validate the study file and print the plan; train nothing."
@@ -48,6 +63,7 @@ def run(
 
     from polybench.config import ConfigError
     from polybench.runner import run_study
+    from polybench.runner._placement import PlacementError
 
     console = Console()
     logging.basicConfig(
@@ -57,13 +73,23 @@ def run(
     )
     try:
         summary = run_study(
-            study, storage=storage, workers=workers, dry_run=dry_run, storage_retry=storage_retry
+            study,
+            storage=storage,
+            workers=workers,
+            dry_run=dry_run,
+            devices=devices,
+            workers_per_device=workers_per_device,
+            storage_retry=storage_retry,
         )
     except ConfigError as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(2) from None
+    except PlacementError as error:
+        typer.echo(f"Error: {error}", err=True)
+        raise typer.Exit(2) from None
     if dry_run:
         console.print(summary.plan.describe(), highlight=False)
+        console.print(_layout_line(summary.layout), highlight=False)
         console.print(f"storage: {summary.storage} (nothing was written)", highlight=False)
         return
     if summary.table is not None:
@@ -71,7 +97,7 @@ def run(
     states = ", ".join(f"{n} {s}" for s, n in sorted(summary.runs_by_state.items()))
     console.print(
         f"{summary.stored_runs} of {summary.planned_runs} planned runs stored ({states}) in "
-        f"{summary.storage}; {summary.wall_time:.0f} s.",
+        f"{summary.storage}; {summary.wall_time:.0f} s; {_layout_line(summary.layout)}.",
         highlight=False,
     )
     if summary.storage_lost:
@@ -162,6 +188,14 @@ def _summary_table(frame, study: str):  # type: ignore[no-untyped-def]
             "" if _missing(row.train_throughput) else f"{row.train_throughput:,.0f}",
         )
     return table
+
+
+def _layout_line(layout) -> str:  # type: ignore[no-untyped-def]
+    if layout is None:
+        return ""
+    placed = sorted({d for d in layout.devices if d is not None})
+    on = f" on {', '.join(placed)}" if placed else ""
+    return f"workers: {layout.workers} x {layout.threads} thread(s){on} ({layout.reason})"
 
 
 def _missing(value) -> bool:  # type: ignore[no-untyped-def]

@@ -170,6 +170,40 @@ def render_tradeoff(view: View) -> None:
     shown = front[["run_id", "loss", "phase", "seed", "params", metric, "train_throughput"]]
     with st.expander("Runs on the Pareto front"):
         st.dataframe(shown, hide_index=True, width="stretch", key="tradeoff_front")
+    _throughput_table(view)
+
+
+def _throughput_table(view: View) -> None:
+    """Per loss: throughput with its interval, whether it differs from the baseline's beyond
+    noise, and the loss's own cost against cross-entropy (measured once per study)."""
+    summary = _data.task_summary(view.storage, view.study, view.task, view.metric)
+    if summary.empty:
+        return
+    confidence = summary.attrs.get("confidence", 0.95)
+    baseline = summary.attrs.get("baseline", "cross_entropy")
+    table = report.display_frame(summary)
+    rate = f"train samples/s ({confidence:.0%} CI)"
+    cost = f"loss cost (x {baseline})"
+    table = table[["loss", rate, cost]].assign(
+        **{f"throughput vs {baseline}": summary["throughput_note"].fillna("").to_numpy()}
+    )
+    st.dataframe(table, hide_index=True, width="stretch", key="tradeoff_throughput")
+    noted = summary["throughput_note"].dropna()
+    within = [
+        loss
+        for loss, note in zip(summary.loc[noted.index, "loss"], noted, strict=True)
+        if note.startswith("within noise")
+    ]
+    text = (
+        f"Throughput of {', '.join(within)} is within noise of {baseline}: the horizontal "
+        "spread above is run-to-run variation, not the loss. "
+        if within
+        else ""
+    )
+    st.caption(
+        text + "The loss cost compares forward + backward of each loss with cross-entropy on "
+        "the task's batch shape, interleaved on one worker, so machine load cancels out."
+    )
 
 
 # --- Sensitivity ----------------------------------------------------------------------------

@@ -9,7 +9,7 @@ Optuna's tables in the same database (SQLite for one machine, PostgreSQL for man
 """
 
 from polybench.db._errors import StorageError
-from polybench.db._frames import EPOCH_COLUMNS, RUN_COLUMNS, STUDY_COLUMNS
+from polybench.db._frames import EPOCH_COLUMNS, LOSS_COST_COLUMNS, RUN_COLUMNS, STUDY_COLUMNS
 from polybench.db._migrations import (
     MigrationStatus,
     current,
@@ -39,6 +39,7 @@ __all__ = [
     "DEFAULT_STORAGE_URL",
     "ENVIRONMENT_KEYS",
     "EPOCH_COLUMNS",
+    "LOSS_COST_COLUMNS",
     "METRICS",
     "PHASES",
     "RUN_COLUMNS",

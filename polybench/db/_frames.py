@@ -67,6 +67,23 @@ STUDY_COLUMNS: dict[str, str] = {
 }
 """Columns of `Store.studies()` in order."""
 
+LOSS_COST_COLUMNS: dict[str, str] = {
+    "study": "object",
+    "task": "object",
+    "loss": "object",
+    "batch_size": "int64",
+    "num_classes": "int64",
+    "device": "object",
+    "ratio": "float64",
+    "ratio_low": "float64",
+    "ratio_high": "float64",
+    "seconds": "float64",
+    "rounds": "int64",
+    "host": "object",
+    "measured_at": TIME,
+}
+"""Columns of `Store.loss_costs()` in order."""
+
 PARAM_PREFIX = "param_"
 
 assert set(ENVIRONMENT_KEYS) <= set(RUN_COLUMNS)

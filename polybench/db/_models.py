@@ -132,6 +132,31 @@ class Epoch(Base):
     train_throughput: Mapped[float | None] = mapped_column(Float)
 
 
+class LossCost(Base):
+    """A loss's forward + backward cost next to cross-entropy, measured once per study and task
+    on the task's batch shape and the worker's device (`polybench.losses._cost`)."""
+
+    __tablename__ = "polybench_loss_cost"
+    __table_args__ = (UniqueConstraint("study_id", "task", "loss"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[int] = mapped_column(
+        ForeignKey("polybench_study.id", ondelete="CASCADE"), index=True
+    )
+    task: Mapped[str] = mapped_column(String(100))
+    loss: Mapped[str] = mapped_column(String(100))
+    batch_size: Mapped[int] = mapped_column(Integer)
+    num_classes: Mapped[int] = mapped_column(Integer)
+    device: Mapped[str] = mapped_column(String(64))
+    ratio: Mapped[float] = mapped_column(Float)
+    ratio_low: Mapped[float] = mapped_column(Float)
+    ratio_high: Mapped[float] = mapped_column(Float)
+    seconds: Mapped[float] = mapped_column(Float)
+    rounds: Mapped[int] = mapped_column(Integer)
+    host: Mapped[str | None] = mapped_column(String(255))
+    measured_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 def is_polybench_table(name: str) -> bool:
     """True for polybench's own tables (not its version table, not Optuna's tables)."""
     return name.startswith(TABLE_PREFIX) and name != VERSION_TABLE

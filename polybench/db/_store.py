@@ -28,6 +28,7 @@ from sqlalchemy.exc import DBAPIError
 import polybench
 from polybench.db._frames import (
     EPOCH_COLUMNS,
+    LOSS_COST_COLUMNS,
     RUN_COLUMNS,
     STUDY_COLUMNS,
     add_param_columns,
@@ -42,6 +43,7 @@ from polybench.db._models import (
     PHASES,
     Base,
     Epoch,
+    LossCost,
     Run,
     Study,
 )
@@ -69,6 +71,8 @@ _ACTIONS = {
     "runs": "reading runs",
     "epochs": "reading epochs",
     "studies": "reading studies",
+    "record_loss_costs": "recording loss costs",
+    "loss_costs": "reading loss costs",
 }
 
 
@@ -292,7 +296,69 @@ class Store:
             self._check_run(connection, run_id)
             connection.execute(update(Run).where(Run.id == run_id).values(values))
 
+    @_retried
+    def record_loss_costs(
+        self,
+        *,
+        study: str,
+        task: str,
+        costs: Iterable[Any],
+        batch_size: int,
+        num_classes: int,
+        device: str,
+        host: str | None = None,
+    ) -> int:
+        """Store loss cost ratios (`polybench.losses._cost.LossCost`: loss, ratio, ratio_low,
+        ratio_high, seconds, rounds) for `task` of `study`, measured on `(batch_size,
+        num_classes)` logits on `device`. The first measurement per (study, task, loss) is kept:
+        workers that measured at the same moment insert nothing. Returns the rows inserted."""
+        measured_at = _now()
+        inserted = 0
+        with self._writer.begin() as connection:
+            study_id = self._study_id(connection, study)
+            insert_for = (
+                postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+            )
+            for cost in costs:
+                statement = insert_for(LossCost).values(
+                    study_id=study_id,
+                    task=task,
+                    loss=cost.loss,
+                    batch_size=int(batch_size),
+                    num_classes=int(num_classes),
+                    device=str(device),
+                    ratio=float(cost.ratio),
+                    ratio_low=float(cost.ratio_low),
+                    ratio_high=float(cost.ratio_high),
+                    seconds=float(cost.seconds),
+                    rounds=int(cost.rounds),
+                    host=host,
+                    measured_at=measured_at,
+                )
+                statement = statement.on_conflict_do_nothing(
+                    index_elements=["study_id", "task", "loss"]
+                ).returning(LossCost.id)
+                inserted += len(connection.execute(statement).all())
+        return inserted
+
     # ---- reads --------------------------------------------------------------------------------
+
+    @_retried
+    def loss_costs(self, study: Filter = None, task: Filter = None) -> pd.DataFrame:
+        """Stored loss cost ratios, one row per (study, task, loss); columns `LOSS_COST_COLUMNS`."""
+        columns = [Study.name, *(getattr(LossCost, name) for name in list(LOSS_COST_COLUMNS)[1:])]
+        statement = (
+            select(*columns)
+            .join(Study, LossCost.study_id == Study.id)
+            .order_by(Study.name, LossCost.task, LossCost.loss)
+        )
+        if study is not None:
+            statement = statement.where(Study.name.in_(_values(study)))
+        if task is not None:
+            statement = statement.where(LossCost.task.in_(_values(task)))
+        with self._engine.connect() as connection:
+            rows = connection.execute(statement).all()
+        return frame(rows, LOSS_COST_COLUMNS)
 
     @_retried
     def runs(

@@ -7,7 +7,15 @@ eps = -1 together with focal loss (Lin et al., "Focal Loss for Dense Object Dete
 2017) for detection, and recommends eps >= -1 so the loss keeps decreasing in p_t.
 
 Every loss here is built from one `SoftmaxTerms` (one `log_softmax` per call, no one-hot for
-index targets) and differs only in how it combines the per-sample terms.
+index targets) and differs only in how it combines the per-sample terms. The common case (int64
+class indices, float32/float64 logits, no label smoothing, no focal alpha) has a shorter path
+built from ops autograd already differentiates, because at the batch sizes polybench's tasks train
+with (64 x 10) the cost is per call, not per element: `cross_entropy` is `F.cross_entropy`
+itself, and for small inputs Poly-1, Poly-N and focal apply their per-class form `v(log p)`
+elementwise to the `(N, C, ...)` log-probabilities and let `F.nll_loss` gather, weight, ignore
+and reduce (`-w_t v(log p_t)` is the per-sample loss, with `mean` dividing by the summed `w_t` as
+below). Large inputs keep the fused kernel (`_autograd.py`), which touches the `(N, C)` data
+fewer times. `benchmarks/losses.py` measures both regimes.
 
 Conventions, shared with `F.cross_entropy`: with class weights `w` and target distribution `q`
 (one-hot for index targets, smoothed by `label_smoothing`), the cross-entropy part is
@@ -19,10 +27,11 @@ mean), or by the number of items for float targets (as torch does for probabilit
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 
 from polybench.losses._autograd import target_log_softmax
 from polybench.losses._targets import (
@@ -36,6 +45,39 @@ from polybench.losses._targets import (
 )
 
 ClassValues = torch.Tensor | Sequence[float] | None
+
+# Above this many logits the fused kernel wins: the elementwise per-class form costs a few extra
+# passes over (N, C) data, which outweighs the saved dispatches (`benchmarks/losses.py`).
+DENSE_MAX_NUMEL = 65536
+SHORT_PATH_DTYPES = (torch.float32, torch.float64)
+
+
+def _short_path_weight(
+    logits: torch.Tensor, weight: ClassValues
+) -> tuple[bool, torch.Tensor | None]:
+    """Whether `weight` can go straight to torch (None or a tensor in the logits' dtype)."""
+    if weight is None:
+        return True, None
+    if isinstance(weight, torch.Tensor) and weight.dtype == logits.dtype:
+        return True, weight
+    return False, None
+
+
+def _dense_applies(
+    logits: torch.Tensor, target: torch.Tensor, label_smoothing: float, weight: ClassValues
+) -> bool:
+    """True for the common small case: int64 indices, float32/64 logits, no smoothing.
+
+    Cheap on purpose (it runs once per batch); shapes are left to `F.nll_loss`, and the caller
+    falls back to the general path, whose errors name the loss, when torch refuses them.
+    """
+    return (
+        label_smoothing == 0.0
+        and target.dtype == torch.int64
+        and logits.dtype in SHORT_PATH_DTYPES
+        and logits.numel() <= DENSE_MAX_NUMEL
+        and (weight is None or (isinstance(weight, torch.Tensor) and weight.dtype == logits.dtype))
+    )
 
 
 @dataclass(frozen=True)
@@ -124,6 +166,19 @@ def cross_entropy(
     loss: str = "cross_entropy",
 ) -> torch.Tensor:
     """`-sum_c w_c q_c log p_c`, equal to `F.cross_entropy` with the same arguments."""
+    direct, torch_weight = _short_path_weight(logits, weight)
+    if direct and logits.dtype in SHORT_PATH_DTYPES:
+        try:
+            return F.cross_entropy(
+                logits,
+                target,
+                weight=torch_weight,
+                ignore_index=ignore_index,
+                reduction=reduction,
+                label_smoothing=label_smoothing,
+            )
+        except (RuntimeError, ValueError, IndexError):
+            pass  # the general path below raises the error that names the loss and shapes
     terms = softmax_terms(
         loss,
         logits,
@@ -147,6 +202,18 @@ def poly1_cross_entropy(
     loss: str = "poly1_cross_entropy",
 ) -> torch.Tensor:
     """`CE + eps * w_t * (1 - p_t)`."""
+    if _dense_applies(logits, target, label_smoothing, weight):
+        # v = log p - eps (1 - p) = log p + eps expm1(log p)
+        value = _per_class_nll(
+            logits,
+            target,
+            weight,
+            ignore_index,
+            reduction,
+            lambda log_p: torch.add(log_p, torch.expm1(log_p), alpha=epsilon),
+        )
+        if value is not None:
+            return value
     terms = softmax_terms(
         loss,
         logits,
@@ -171,6 +238,18 @@ def polyn_cross_entropy(
     loss: str = "polyn_cross_entropy",
 ) -> torch.Tensor:
     """`CE + w_t * sum_{j=1..N} eps_j (1 - p_t)^j`."""
+    coefficients = [float(e) for e in epsilons]
+    if _dense_applies(logits, target, label_smoothing, weight):
+        value = _per_class_nll(
+            logits,
+            target,
+            weight,
+            ignore_index,
+            reduction,
+            lambda log_p: log_p - _poly_series(-torch.expm1(log_p), coefficients),
+        )
+        if value is not None:
+            return value
     terms = softmax_terms(
         loss,
         logits,
@@ -179,13 +258,40 @@ def polyn_cross_entropy(
         ignore_index=ignore_index,
         label_smoothing=label_smoothing,
     )
-    x = terms.one_minus_pt
-    coefficients = [float(e) for e in epsilons]
-    series = torch.zeros_like(x)
-    for eps in reversed(coefficients):  # Horner: x * (e1 + x * (e2 + ...))
-        series = x * (eps + series)
+    series = _poly_series(terms.one_minus_pt, coefficients)
     per_sample = terms.ce + terms.sample_weight * series
     return reduce(per_sample, reduction, terms.normalizer, logits.dtype)
+
+
+def _per_class_nll(
+    logits: torch.Tensor,
+    target: torch.Tensor,
+    weight: torch.Tensor | None,
+    ignore_index: int,
+    reduction: str,
+    per_class: Callable[[torch.Tensor], torch.Tensor],
+) -> torch.Tensor | None:
+    """The short path: `-w_t v(log p)_t` reduced by `F.nll_loss` (which gathers, weights,
+    ignores and divides `mean` by the summed `w_t`), for `v = per_class(log p)` elementwise.
+
+    None where torch refuses the inputs (shapes, targets out of range): the general path then
+    raises the error that names the loss.
+    """
+    try:
+        log_p = torch.log_softmax(logits, dim=1)
+        return F.nll_loss(
+            per_class(log_p), target, weight=weight, ignore_index=ignore_index, reduction=reduction
+        )
+    except (RuntimeError, ValueError, IndexError):
+        return None
+
+
+def _poly_series(x: torch.Tensor, coefficients: Sequence[float]) -> torch.Tensor:
+    """`sum_j eps_j x^j` by Horner: `x * (e1 + x * (e2 + ...))`."""
+    series = x * coefficients[-1]
+    for eps in reversed(coefficients[:-1]):
+        series = x * (series + eps)
+    return series
 
 
 def focal(
@@ -202,6 +308,21 @@ def focal(
     loss: str = "focal",
 ) -> torch.Tensor:
     """`alpha_t (1 - p_t)^gamma CE + eps * w_t * (1 - p_t)^(gamma + 1)` (eps = 0: plain focal)."""
+    if alpha is None and _dense_applies(logits, target, label_smoothing, weight):
+
+        def focal_per_class(log_p: torch.Tensor) -> torch.Tensor:
+            # v = (1 - p)^gamma (log p - eps (1 - p)), with p - 1 = expm1(log p)
+            p_minus_one = torch.expm1(log_p)
+            inner = log_p if epsilon == 0.0 else torch.add(log_p, p_minus_one, alpha=epsilon)
+            if gamma == 0.0:
+                return inner
+            if gamma % 2.0 == 0.0:  # an even power needs no sign flip
+                return p_minus_one.pow(gamma) * inner
+            return one_minus_power(-p_minus_one, gamma) * inner
+
+        value = _per_class_nll(logits, target, weight, ignore_index, reduction, focal_per_class)
+        if value is not None:
+            return value
     terms = softmax_terms(
         loss,
         logits,

@@ -185,6 +185,7 @@ def summary(
     with _store(storage) as store:
         row = _check_study(store, study)
         frame = store.runs(study=study, task=task)
+        costs = store.loss_costs(study=study, task=task)
     text = row["config_text"].iloc[0]
     if margin is not None and not margin > 0:
         raise ValueError(f"the equivalence margin must be a positive number; got {margin}")
@@ -197,6 +198,7 @@ def summary(
         margin=margin if margin is not None else _margin_of(text),
         primary_metric=_metric_of(text),
         objective=_objective_of(text),
+        loss_costs=costs,
     )
     selected = _select(table, "loss", loss).reset_index(drop=True)
     selected.attrs = table.attrs | {"study": study}

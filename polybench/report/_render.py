@@ -50,7 +50,8 @@ def display_frame(summary: pd.DataFrame) -> pd.DataFrame:
     delta_column = f"Δ vs {baseline} ({confidence:.0%} CI)"
     columns = ["task", "loss", "best params", f"val {metric}", test_column, "seeds"]
     columns += [delta_column, "p (Holm)", "d_z", "g_av", "MDE (80%)", "verdict"]
-    columns += ["train samples/s", "rank", "note"]
+    columns += [f"train samples/s ({confidence:.0%} CI)", f"loss cost (x {baseline})"]
+    columns += ["rank", "note"]
     rows = []
     for _, row in summary.iterrows():
         is_baseline = row["loss"] == baseline
@@ -72,9 +73,14 @@ def display_frame(summary: pd.DataFrame) -> pd.DataFrame:
                 "g_av": _effect(row["g_av"]),
                 "MDE (80%)": "" if pd.isna(row["mde"]) else f"{row['mde']:.4f}",
                 "verdict": row["verdict"] if isinstance(row["verdict"], str) else "",
-                "train samples/s": _rate(row["train_throughput"]),
+                f"train samples/s ({confidence:.0%} CI)": _rate_interval(row),
+                f"loss cost (x {baseline})": _cost(row),
                 "rank": "" if pd.isna(row["rank"]) else f"{row['rank']:g}",
-                "note": row["note"] if isinstance(row["note"], str) else "",
+                "note": "; ".join(
+                    text
+                    for text in (row["note"], row.get("throughput_note"))
+                    if isinstance(text, str)
+                ),
             }
         )
     return pd.DataFrame(rows, columns=columns)
@@ -112,6 +118,20 @@ def _p(row: pd.Series) -> str:
 
 def _rate(value: float) -> str:
     return "" if pd.isna(value) else f"{value:,.0f}"
+
+
+def _rate_interval(row: pd.Series) -> str:
+    rate = _rate(row["train_throughput"])
+    if not rate or pd.isna(row.get("train_throughput_low", np.nan)):
+        return rate
+    return f"{rate} [{_rate(row['train_throughput_low'])}, {_rate(row['train_throughput_high'])}]"
+
+
+def _cost(row: pd.Series) -> str:
+    ratio = row.get("loss_cost_ratio", np.nan)
+    if pd.isna(ratio):
+        return ""
+    return f"{ratio:.2f}x [{row['loss_cost_low']:.2f}, {row['loss_cost_high']:.2f}]"
 
 
 def ranking_lines(result: FriedmanResult) -> list[str]:

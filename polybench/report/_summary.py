@@ -50,7 +50,14 @@ SUMMARY_COLUMNS = [
     "failures",
     "seed_scores",
     "train_throughput",
+    "train_throughput_low",
+    "train_throughput_high",
+    "throughput_p",
+    "throughput_note",
     "eval_throughput",
+    "loss_cost_ratio",
+    "loss_cost_low",
+    "loss_cost_high",
     "rank",
     "note",
 ]
@@ -84,6 +91,7 @@ _TEXT_COLUMNS = [
     "verdict_text",
     "failures",
     "seed_scores",
+    "throughput_note",
     "note",
 ]
 
@@ -100,6 +108,7 @@ def summarize(
     objective: str | None = None,
     resamples: int = stats.BOOTSTRAP_RESAMPLES,
     seed: int = stats.BOOTSTRAP_SEED,
+    loss_costs: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The summary of a study's runs frame: one row per task and loss (see `SUMMARY_COLUMNS`).
 
@@ -115,7 +124,13 @@ def summarize(
       sd_diff, t_test, p_value, p_holm, d_z, g_av, alpha_holm, mde (80% power), margin, tost_p,
       verdict (better / worse / equivalent / inconclusive), failures: as
       `stats.compare_to_baseline`; verdict_text: the verdict in one sentence.
-    - train/eval_throughput: mean samples/s of the confirm runs (search runs if none).
+    - train/eval_throughput: mean samples/s of the confirm runs (search runs if none);
+      train_throughput_low/high: its t-interval over those runs; throughput_p: Welch's t-test
+      against the baseline's runs; throughput_note: "within noise of <baseline>" (p >= 0.05),
+      or "faster than" / "slower than" it.
+    - loss_cost_ratio, loss_cost_low/high: forward + backward time of the loss against
+      cross-entropy on the task's batch shape (median and quartiles over interleaved rounds,
+      from `loss_costs`, the store's `loss_costs()` frame); NaN when not measured.
     - rank: 1 = best test_mean within the task; note: what is missing or left out, in words.
 
     `attrs` carries metric, primary_metric, exploratory, baseline, alpha, margin, confidence,
@@ -163,6 +178,8 @@ def summarize(
         timed = confirmed if len(confirmed) else searched
         row["train_throughput"] = timed["train_throughput"].mean() if len(timed) else np.nan
         row["eval_throughput"] = timed["eval_throughput"].mean() if len(timed) else np.nan
+        row |= _throughput_interval(timed, confidence)
+        row |= _loss_cost(loss_costs, task, loss)
         scored = confirmed.dropna(subset=[test])
         if len(scored):
             pairs = sorted(zip(scored["seed"].tolist(), scored[test].tolist(), strict=True))
@@ -201,6 +218,7 @@ def summarize(
         row["note"] = "; ".join(notes) or None
         rows.append(row)
     frame = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+    _compare_throughput(frame, runs, confirm, search, baseline, alpha)
     frame["rank"] = frame.groupby("task")["test_mean"].rank(
         ascending=not spec.higher_is_better, method="average"
     )
@@ -225,6 +243,72 @@ def summarize(
         "boot_method": stats.bootstrap_description(confidence, resamples, seed),
     }
     return frame
+
+
+def _timed_runs(runs: pd.DataFrame) -> pd.Series:
+    values = runs.loc[runs["state"] == "complete", "train_throughput"]
+    return values.dropna()
+
+
+def _throughput_interval(timed: pd.DataFrame, confidence: float) -> dict[str, float]:
+    values = _timed_runs(timed)
+    if len(values) < 2:
+        return {"train_throughput_low": np.nan, "train_throughput_high": np.nan}
+    interval = stats.t_interval(values.to_numpy(), confidence)
+    return {"train_throughput_low": interval.low, "train_throughput_high": interval.high}
+
+
+def _loss_cost(loss_costs: pd.DataFrame | None, task: str, loss: str) -> dict[str, float]:
+    empty = {"loss_cost_ratio": np.nan, "loss_cost_low": np.nan, "loss_cost_high": np.nan}
+    if loss_costs is None or loss_costs.empty:
+        return empty
+    match = loss_costs[(loss_costs["task"] == task) & (loss_costs["loss"] == loss)]
+    if match.empty:
+        return empty
+    first = match.iloc[0]
+    return {
+        "loss_cost_ratio": float(first["ratio"]),
+        "loss_cost_low": float(first["ratio_low"]),
+        "loss_cost_high": float(first["ratio_high"]),
+    }
+
+
+def _compare_throughput(
+    frame: pd.DataFrame,
+    runs: pd.DataFrame,
+    confirm: pd.DataFrame,
+    search: pd.DataFrame,
+    baseline: str,
+    alpha: float = 0.05,
+) -> None:
+    """Fill throughput_p and throughput_note: each loss's training throughput against the
+    baseline's (the same runs the means use), by Welch's t-test."""
+    frame["throughput_p"] = np.nan
+    frame["throughput_note"] = None
+    for index, row in frame.iterrows():
+        if row["loss"] == baseline:
+            continue
+
+        def timed(loss: str, task: str = row["task"]) -> pd.Series:
+            chosen = confirm[(confirm["task"] == task) & (confirm["loss"] == loss)]
+            if chosen.empty:
+                chosen = search[(search["task"] == task) & (search["loss"] == loss)]
+            return _timed_runs(chosen)
+
+        mine, theirs = timed(row["loss"]), timed(baseline)
+        if len(mine) < 2 or len(theirs) < 2:
+            continue
+        if mine.std(ddof=1) == 0 and theirs.std(ddof=1) == 0:
+            continue
+        p = stats.welch_t_test(mine.to_numpy(), theirs.to_numpy()).p_value
+        frame.loc[index, "throughput_p"] = p
+        if p >= alpha:
+            note = f"within noise of {baseline} (Welch p={format_p(p)})"
+        elif mine.mean() > theirs.mean():
+            note = f"faster than {baseline} (Welch p={format_p(p)})"
+        else:
+            note = f"slower than {baseline} (Welch p={format_p(p)})"
+        frame.loc[index, "throughput_note"] = note
 
 
 def _group_notes(groups: pd.DataFrame, task: str, loss: str, has_search: bool) -> list[str]:

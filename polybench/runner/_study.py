@@ -22,6 +22,13 @@ import pandas as pd
 
 from polybench.config import StudyConfig, load_study, parse_study
 from polybench.db._retry import DEFAULT_RETRY_SECONDS
+from polybench.runner._placement import (
+    WorkerLayout,
+    choose_workers,
+    cuda_device_count,
+    parse_devices,
+    physical_cores,
+)
 from polybench.runner._plan import StudyPlan, build_plan
 from polybench.runner._progress import LiveProgress, progress_frame
 
@@ -47,7 +54,8 @@ class StudySummary:
     `runs_by_state` counts the study's stored runs per state; `complete` says whether every
     planned run finished (complete, pruned or failed, none still to run). `table` is
     `polybench.report` 's summary (one row per task and loss) and `progress` the per-(task, loss)
-    counts of `progress_frame`. `worker_exit_codes` lists the exit codes of spawned workers.
+    counts of `progress_frame`. `worker_exit_codes` lists the exit codes of spawned workers;
+    `layout` is how many workers ran here, with how many threads, and why.
     """
 
     study: str
@@ -60,6 +68,7 @@ class StudySummary:
     progress: pd.DataFrame | None = None
     table: pd.DataFrame | None = None
     worker_exit_codes: tuple[int, ...] = ()
+    layout: WorkerLayout | None = None
 
     @property
     def storage_lost(self) -> bool:
@@ -89,9 +98,11 @@ class StudySummary:
 def run_study(
     config_or_path: StudyConfig | str | Path,
     storage: str | None = None,
-    workers: int = 1,
+    workers: int | str = 1,
     dry_run: bool = False,
     *,
+    devices: str | None = None,
+    workers_per_device: int = 1,
     console: Console | None = None,
     progress: bool = True,
     storage_retry: float = DEFAULT_RETRY_SECONDS,
@@ -99,8 +110,11 @@ def run_study(
     """Run (or resume) a study: search every (task, loss), then confirm over seeds.
 
     `storage` is a SQLAlchemy URL (else `$POLYBENCH_STORAGE`, else `sqlite:///polybench.db`);
-    `workers` worker processes share it on this machine, and the same call on other machines
-    with the same PostgreSQL URL shares the work with them. `dry_run` only validates and plans.
+    `workers` worker processes share it on this machine ("auto", the CLI's default: one per
+    physical core / the study's `threads`, see `polybench.runner._placement`), and the same
+    call on other machines with the same PostgreSQL URL shares the work with them. `devices`
+    ("auto" or "cuda:0,cuda:1") places the workers round-robin on those devices,
+    `workers_per_device` of them each. `dry_run` only validates and plans.
     Ctrl-C (SIGINT) or SIGTERM stops cleanly: the trial in progress is recorded as interrupted
     and queued again, and the next call resumes. A database fault (lost connection, server
     restart, locked SQLite file) is retried for up to `storage_retry` seconds; after that the
@@ -114,15 +128,17 @@ def run_study(
     from polybench.db._retry import StorageRetry, StorageUnavailable
     from polybench.runner._worker import Interrupts, Worker, open_optuna_storage
 
-    if workers < 1:
-        raise ValueError(f"workers must be at least 1, got {workers}")
     config = (
         config_or_path if isinstance(config_or_path, StudyConfig) else load_study(config_or_path)
     )
     plan = build_plan(config)
+    layout = worker_layout(config, plan, workers, devices, workers_per_device)
+    logger.info("workers: %d x %d thread(s) (%s)", layout.workers, layout.threads, layout.reason)
     url = resolve_storage_url(storage)
     if dry_run:
-        return StudySummary(study=config.name, storage=display_url(url), plan=plan, dry_run=True)
+        return StudySummary(
+            study=config.name, storage=display_url(url), plan=plan, dry_run=True, layout=layout
+        )
 
     started = time.monotonic()
     store = open_store(url, retry=StorageRetry(storage_retry))
@@ -135,7 +151,9 @@ def run_study(
         interrupts.install()
         codes: tuple[int, ...] = ()
         live = (
-            LiveProgress(lambda: store.runs(study=config.name), plan, _console(console), workers)
+            LiveProgress(
+                lambda: store.runs(study=config.name), plan, _console(console), layout.workers
+            )
             if progress
             else None
         )
@@ -143,12 +161,14 @@ def run_study(
             if live is not None:
                 live.__enter__()
             try:
-                if workers == 1:
-                    report = Worker(plan, store, optuna_storage, interrupts=interrupts).run()
+                if layout.workers == 1:
+                    local = _on_device(config, layout.devices[0])
+                    local_plan = plan if local is config else build_plan(local)
+                    report = Worker(local_plan, store, optuna_storage, interrupts=interrupts).run()
                     if report.storage_error is not None:
                         raise StorageUnavailable(f"{report.storage_error}; {_RESUME}")
                 else:
-                    codes = _run_processes(config, url, workers, interrupts, storage_retry)
+                    codes = _run_processes(config, url, layout, interrupts, storage_retry)
             finally:
                 if live is not None:
                     live.__exit__(None, None, None)
@@ -162,9 +182,10 @@ def run_study(
             interrupted=interrupts.requested,
             wall_time=time.monotonic() - started,
             runs_by_state={k: int(v) for k, v in runs["state"].value_counts().items()},
-            progress=progress_frame(runs, plan, workers),
+            progress=progress_frame(runs, plan, layout.workers),
             table=_summary_table(runs, config),
             worker_exit_codes=codes,
+            layout=layout,
         )
     finally:
         store.close()
@@ -256,19 +277,54 @@ def _restore(handlers: dict[int, Any]) -> None:
             signal.signal(sig, handler)
 
 
+def worker_layout(
+    config: StudyConfig,
+    plan: StudyPlan,
+    workers: int | str,
+    devices: str | None = None,
+    workers_per_device: int = 1,
+) -> WorkerLayout:
+    """The `WorkerLayout` for this machine: reads its physical cores and CUDA devices, then
+    decides with the pure `choose_workers`."""
+    device_list = parse_devices(devices, cuda_device_count() if devices else 0)
+    return choose_workers(
+        workers,
+        cores=physical_cores(),
+        study_threads=config.threads,
+        planned_runs=plan.planned_runs,
+        devices=device_list,
+        workers_per_device=workers_per_device,
+    )
+
+
+def _on_device(config: StudyConfig, device: str | None) -> StudyConfig:
+    """`config` with its `device` replaced by a worker's placement (None: unchanged)."""
+    if device is None or device == config.device:
+        return config
+    return config.model_copy(update={"device": device})
+
+
 def _run_processes(
-    config: StudyConfig, url: str, workers: int, interrupts: Any, storage_retry: float
+    config: StudyConfig, url: str, layout: WorkerLayout, interrupts: Any, storage_retry: float
 ) -> tuple[int, ...]:
-    """Start `workers` worker processes and wait for them; forward a stop request once."""
+    """Start the layout's worker processes and wait for them; forward a stop request once."""
     context = multiprocessing.get_context("spawn")
-    threads = config.threads or max(1, (os.cpu_count() or 1) // workers)
     processes = [
         context.Process(
             target=worker_process,
-            args=(config.text, config.source, url, index, threads, storage_retry, os.getpid()),
+            args=(
+                config.text,
+                config.source,
+                url,
+                index,
+                layout.threads,
+                layout.devices[index],
+                storage_retry,
+                os.getpid(),
+            ),
             name=f"polybench-worker-{index}",
         )
-        for index in range(workers)
+        for index in range(layout.workers)
     ]
     try:
         for process in processes:
@@ -350,6 +406,7 @@ def worker_process(
     url: str,
     index: int,
     threads: int,
+    device: str | None = None,
     storage_retry: float = DEFAULT_RETRY_SECONDS,
     parent_pid: int | None = None,
 ) -> None:
@@ -367,7 +424,7 @@ def worker_process(
     die_with_parent(parent_pid if parent_pid is not None else os.getppid())
     torch.set_num_threads(threads)
     logging.basicConfig(level=logging.WARNING, format=f"worker {index}: %(message)s")
-    config = parse_study(config_text, source=source)
+    config = _on_device(parse_study(config_text, source=source), device)
     plan = build_plan(config)
     try:
         with open_store(url, retry=StorageRetry(storage_retry)) as store:

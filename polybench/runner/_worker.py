@@ -414,6 +414,9 @@ class Worker:
                     seed=seed,
                     device=self.config.device,
                     threads=self.config.threads,
+                    amp=self.config.amp,
+                    channels_last=self.config.channels_last,
+                    compile=self.config.compile,
                     on_epoch=on_epoch,
                     **options,
                 )
@@ -500,7 +503,42 @@ class Worker:
             options = spec.options
             options.setdefault("data_seed", self.config.seed)
             self._tasks[spec.task] = load_task(spec.task, **options)
+            record_loss_costs(self.store, self.config, spec, self._tasks[spec.task])
         return self._tasks[spec.task]
+
+
+def record_loss_costs(store: Any, config: StudyConfig, spec: TaskSpec, task: Any) -> None:
+    """Measure and store the study's loss cost ratios for this task, unless a worker already
+    did: forward + backward of each loss (its fixed params) against cross-entropy on logits of
+    the task's batch shape, on this worker's device. Never stops the study: a failure is logged.
+    """
+    import platform
+
+    from polybench.losses._cost import BASELINE, measure_loss_costs
+    from polybench.train import resolve_device
+
+    losses = {loss.loss: dict(loss.params) for loss in config.losses}
+    losses.setdefault(BASELINE, {})
+    try:
+        stored = store.loss_costs(study=config.name, task=spec.task)
+        if set(losses) <= set(stored["loss"]):
+            return
+        batch_size = min(spec.batch_size or task.defaults.batch_size, len(task.train))
+        device = resolve_device(config.device)
+        costs = measure_loss_costs(
+            losses, batch=batch_size, classes=task.num_classes, device=device, budget_seconds=0.5
+        )
+        store.record_loss_costs(
+            study=config.name,
+            task=spec.task,
+            costs=costs.values(),
+            batch_size=batch_size,
+            num_classes=task.num_classes,
+            device=str(device),
+            host=platform.node(),
+        )
+    except Exception as error:  # the ratio informs the report; it must not stop training
+        logger.warning("loss cost ratios for task %s not measured: %s", spec.task, error)
 
 
 def _training_options(spec: TaskSpec, settings: dict[str, Any]) -> dict[str, Any]:
