@@ -6,6 +6,7 @@ another connection, and a private PostgreSQL cluster for the restart test.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sqlite3
@@ -14,6 +15,7 @@ import sys
 import textwrap
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import optuna
@@ -262,3 +264,107 @@ def test_an_in_memory_sqlite_database_is_refused_with_a_reason(url: str):
     )
     assert done.returncode == 1
     assert done.stderr.startswith("Error: cannot use storage") and done.stderr.count("\n") == 1
+
+
+# -- a private PostgreSQL server that the test restarts and stops ----------------------------
+
+
+def _pg_bin(name: str) -> str:
+    import glob
+
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    if not found:
+        pytest.skip(f"PostgreSQL's {name} is not installed")
+    return found[-1]
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[tuple[str, Callable[..., None]]]:
+    """A PostgreSQL cluster of this test's own (initdb as user postgres, its own port), never
+    the shared server; yields (URL, pg_ctl) and removes it afterwards."""
+    import pwd
+    import shutil
+    import socket
+    import tempfile
+
+    try:
+        postgres = pwd.getpwnam("postgres")
+    except KeyError:
+        pytest.skip("no postgres user to run a private cluster")
+    if os.geteuid() != 0:
+        pytest.skip("starting a cluster as user postgres needs root")
+    folder = Path(tempfile.mkdtemp(prefix="polybench-pg-"))
+    os.chown(folder, postgres.pw_uid, postgres.pw_gid)
+    data = folder / "data"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+
+    def as_postgres(*command: str) -> None:
+        subprocess.run(
+            ["runuser", "-u", "postgres", "--", *command],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+
+    def pg_ctl(action: str) -> None:
+        options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1"
+        extra = ["-m", "fast"] if action in ("stop", "restart") else []
+        as_postgres(
+            _pg_bin("pg_ctl"), "-D", str(data), "-o", options, "-l", str(folder / "log"),
+            "-w", *extra, action,
+        )  # fmt: skip
+
+    as_postgres(_pg_bin("initdb"), "-D", str(data), "-U", "postgres", "--auth=trust")
+    pg_ctl("start")
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres", pg_ctl
+    finally:
+        with contextlib.suppress(subprocess.SubprocessError):
+            pg_ctl("stop")
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_a_postgresql_restart_mid_study_loses_nothing(tmp_path: Path, private_postgres):
+    url, pg_ctl = private_postgres
+    path = study_file(tmp_path, "restart")
+    process = start(path, url)
+    wait_for_epoch(url, "restart", process)
+    pg_ctl("restart")
+    output, _ = process.communicate(timeout=600)
+    assert process.returncode == 0, output
+    assert "Traceback" not in output
+    assert_plan_finished(url, "restart")
+    for loss in ("cross_entropy", "focal"):
+        for name in (f"restart/digits/{loss}", f"restart/digits/{loss}/confirm"):
+            trials = optuna.load_study(study_name=name, storage=url).get_trials()
+            assert TrialState.FAIL not in {t.state for t in trials}, name
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_a_database_down_longer_than_the_retries_stops_with_one_line_then_resumes(
+    tmp_path: Path, private_postgres
+):
+    url, pg_ctl = private_postgres
+    path = study_file(tmp_path, "outage", heartbeat=1)
+    process = start(path, url, "--storage-retry", "5")
+    wait_for_epoch(url, "outage", process)
+    pg_ctl("stop")
+    output, _ = process.communicate(timeout=300)
+    pg_ctl("start")
+    assert process.returncode == 75, output
+    assert "Traceback" not in output
+    errors = [line for line in output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "run the same command again" in errors[0], output
+    assert "postgres@127.0.0.1" in errors[0]
+
+    started = time.monotonic()
+    rerun = start(path, url)
+    output, _ = rerun.communicate(timeout=600)
+    assert rerun.returncode == 0, output
+    assert_plan_finished(url, "outage")
+    print(f"rerun after the outage finished the plan in {time.monotonic() - started:.0f} s")
