@@ -315,6 +315,13 @@ def score_grid(
     return grid
 
 
+MIN_HEATMAP_TRIALS = 10
+"""Fewer trials than this are drawn as points, not as a grid of cells."""
+
+MIN_IMPORTANCE_TRIALS = 4
+"""Parameter importances from fewer complete trials than this get a warning."""
+
+
 def sensitivity_heatmap(
     runs: pd.DataFrame,
     *,
@@ -326,6 +333,8 @@ def sensitivity_heatmap(
     """Mean score over a grid of two hyperparameters of one loss, with the trials on top.
 
     The grid has at most `bins` cells a side (fewer for few trials); empty cells stay blank.
+    Below `MIN_HEATMAP_TRIALS` trials a grid of cells would claim more than the trials show,
+    so each trial is drawn as a point coloured by its score instead.
     """
     x, y = params
     title = f"{loss}: {metric_label(metric)} over {metric_label(x)} and {metric_label(y)}"
@@ -333,6 +342,32 @@ def sensitivity_heatmap(
     points = _numeric(group, [metric, x, y]) if {x, y} <= set(group.columns) else group.iloc[0:0]
     if points.empty:
         return _empty_figure(f"No finished runs of {loss} with both parameters.", title)
+    if len(points) < MIN_HEATMAP_TRIALS:
+        figure = go.Figure(
+            go.Scatter(
+                x=points[x],
+                y=points[y],
+                mode="markers",
+                name="trials",
+                marker={
+                    "color": points[metric],
+                    "colorscale": "Viridis",
+                    "size": 14,
+                    "line": {"width": 1, "color": "black"},
+                    "colorbar": {"title": {"text": "score"}},
+                },
+                customdata=points[[metric]].to_numpy(),
+                hovertemplate=(
+                    f"{metric_label(x)} %{{x:.3g}}<br>{metric_label(y)} %{{y:.3g}}"
+                    "<br>score %{customdata[0]:.4f}<extra></extra>"
+                ),
+                showlegend=False,
+            )
+        )
+        title += f" ({len(points)} trials: points, too few for a grid)"
+        figure = _style(figure, title=title, x=metric_label(x), y=metric_label(y), height=420)
+        figure.update_layout(template="plotly_white")
+        return figure
     size = min(bins, max(2, math.ceil(math.sqrt(len(points)))))
     x_edges, y_edges = _bin_edges(points[x], size), _bin_edges(points[y], size)
     grid = score_grid(points[x], points[y], points[metric], x_edges, y_edges)
@@ -366,6 +401,23 @@ def sensitivity_heatmap(
     figure = _style(figure, title=title, x=metric_label(x), y=metric_label(y), height=420)
     figure.update_layout(template="plotly_white")
     return figure
+
+
+def importance_warning(importances: pd.DataFrame, search: pd.DataFrame) -> str | None:
+    """A warning for the losses whose importances come from fewer than
+    `MIN_IMPORTANCE_TRIALS` complete search trials (`search`: those trials), else None."""
+    counts = search["loss"].value_counts() if len(search) else pd.Series(dtype=int)
+    few = [
+        f"{loss} ({int(counts.get(loss, 0))} trials)"
+        for loss in ordered_losses(importances["loss"])
+        if int(counts.get(loss, 0)) < MIN_IMPORTANCE_TRIALS
+    ]
+    if not few:
+        return None
+    return (
+        f"Importances from fewer than {MIN_IMPORTANCE_TRIALS} complete trials are mostly "
+        f"noise: {', '.join(few)}. Raise search.trials before reading them."
+    )
 
 
 def importance_figure(importances: pd.DataFrame) -> go.Figure:

@@ -12,6 +12,7 @@ given and what is allowed, with the closest valid names for a misspelling.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import math
 import re
@@ -311,7 +312,13 @@ def load_study(path: str | Path) -> StudyConfig:
         with path.open("rb") as file:
             data = file.read(MAX_STUDY_BYTES + 1)
     except FileNotFoundError:
-        raise ConfigError(path, [Problem(key="", message="no such file.")]) from None
+        message = "no such file."
+        from polybench.studies import example_studies
+
+        with contextlib.suppress(FileNotFoundError):
+            if path.stem in example_studies():
+                message += f" `polybench init {path.stem}` writes the example study {path.name}."
+        raise ConfigError(path, [Problem(key="", message=message)]) from None
     except OSError as error:
         reason = error.strerror or str(error)
         raise ConfigError(path, [Problem(key="", message=f"cannot read: {reason}.")]) from None
@@ -741,12 +748,21 @@ def _tasks_problems(config: StudyConfig) -> list[tuple[tuple[str | int, ...], st
 def _task_option_problems(
     loc: tuple[str | int, ...], spec: TaskSpec
 ) -> list[tuple[tuple[str | int, ...], str]]:
-    from polybench.tasks import validate_task_options
+    from polybench.tasks import get_task_spec, validate_task_options
 
     found: list[tuple[tuple[str | int, ...], str]] = []
+    # each option is checked on its own, beside the task's required ones (text_file's path)
+    required = {o.name for o in get_task_spec(spec.task).all_options if o.required}
+    missing = sorted(required - set(spec.options))
+    if missing:
+        try:
+            validate_task_options(spec.task, spec.options)
+        except ValueError as error:
+            return [((*loc, "task"), str(error))]
+    given_required = {k: v for k, v in spec.options.items() if k in required}
     for name, value in spec.options.items():
         try:
-            validate_task_options(spec.task, {name: value})
+            validate_task_options(spec.task, {**given_required, name: value})
         except ValueError as error:
             message = str(error)
             if "has no option" in message:
@@ -778,10 +794,11 @@ def _model_option_problems(
             )
         ]
     try:
-        validate_options(f"model {spec.model!r}", model.options, spec.model_options)
+        clean = validate_options(f"model {spec.model!r}", model.options, spec.model_options)
     except ValueError as error:
         return [((*loc, "model_options"), str(error))]
-    return []
+    problem = model.check(clean) if model.check is not None else None
+    return [((*loc, "model_options"), problem)] if problem else []
 
 
 def _training_problems(

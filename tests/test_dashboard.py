@@ -274,13 +274,16 @@ def test_sensitivity_tab_plots_every_search_run_against_its_parameter(tiny_study
         assert _points(figure) == set(with_param["run_id"])
         xs = sorted(x for trace in figure["data"] for x in _array(trace["x"]))
         assert xs == pytest.approx(sorted(with_param[param]))
-    # poly1_focal tunes two parameters: it gets a heat map over both.
+    # poly1_focal tunes two parameters; from 2 trials a grid of cells would claim too much, so
+    # the two trials are points coloured by their score (a heat map from 10 trials on).
     heatmap = _figure(at, "sensitivity_heatmap")
-    assert heatmap["data"][0]["type"] == "heatmap"
-    focal = runs[runs["loss"] == "poly1_focal"]
-    assert sorted(_array(heatmap["data"][1]["x"])) == pytest.approx(sorted(focal["param_epsilon"]))
-    cells = np.array(_array(heatmap["data"][0]["z"]), dtype=float)
-    assert np.nanmax(cells) == pytest.approx(focal["val_accuracy"].max())
+    (trials,) = heatmap["data"]
+    assert trials["type"] == "scatter" and trials["mode"] == "markers"
+    focal = runs[runs["loss"] == "poly1_focal"].sort_values("param_epsilon")
+    order = np.argsort(_array(trials["x"]))
+    assert np.array(_array(trials["x"]))[order] == pytest.approx(list(focal["param_epsilon"]))
+    colors = np.array(_array(trials["marker"]["color"]))[order]
+    assert colors == pytest.approx(list(focal["val_accuracy"]))
 
 
 # --- databases in other states --------------------------------------------------------------
@@ -536,6 +539,38 @@ def test_heat_map_cells_hold_the_mean_score_of_the_trials_inside_them():
     np.testing.assert_allclose(grid, [[0.6, 0.9], [0.4, 0.2]])
     sparse = charts.score_grid(x[:2], y[:2], score[:2], edges, edges)
     assert np.isnan(sparse[1, 1]) and sparse[0, 0] == pytest.approx(0.6)
+
+
+def test_heat_map_from_ten_trials_on_and_points_below():
+    rng = np.random.default_rng(0)
+    runs = pd.DataFrame(
+        {
+            "loss": "poly1_focal",
+            "param_epsilon": rng.uniform(-1, 4, 12),
+            "param_gamma": rng.uniform(0, 4, 12),
+            "val_accuracy": rng.uniform(0.8, 0.9, 12),
+        }
+    )
+    params = ("param_epsilon", "param_gamma")
+    many = charts.sensitivity_heatmap(runs, loss="poly1_focal", params=params)
+    assert [trace.type for trace in many.data] == ["heatmap", "scatter"]
+    few = charts.sensitivity_heatmap(runs.head(9), loss="poly1_focal", params=params)
+    assert [trace.type for trace in few.data] == ["scatter"]
+    assert list(few.data[0].marker.color) == pytest.approx(list(runs.head(9)["val_accuracy"]))
+    assert "9 trials: points" in few.layout.title.text
+
+
+def test_importances_from_two_or_three_trials_carry_a_warning():
+    importances = pd.DataFrame(
+        {"loss": ["focal", "poly1_focal", "poly1_focal"], "param": ["gamma", "gamma", "epsilon"],
+         "importance": [1.0, 0.6, 0.4]}
+    )  # fmt: skip
+    search = pd.DataFrame({"loss": ["focal"] * 8 + ["poly1_focal"] * 3})
+    assert charts.importance_warning(importances, search) == (
+        "Importances from fewer than 4 complete trials are mostly noise: poly1_focal (3 "
+        "trials). Raise search.trials before reading them."
+    )
+    assert charts.importance_warning(importances.head(1), search) is None
 
 
 def test_empty_frames_give_a_figure_with_a_message_not_an_error():

@@ -23,7 +23,7 @@ def test_wheel_carries_migrations_and_upgrades_a_database(tmp_path):
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(REPO / name, source / name)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    for name in ("polybench", "alembic"):
+    for name in ("polybench", "alembic", "studies"):
         shutil.copytree(REPO / name, source / name, ignore=ignore)
     pip_wheel = [sys.executable, "-m", "pip", "wheel", str(source), "--no-deps"]
     built = subprocess.run(
@@ -40,6 +40,8 @@ def test_wheel_carries_migrations_and_upgrades_a_database(tmp_path):
             relative = script.relative_to(REPO / "alembic").as_posix()
             assert f"polybench/_migrations/{relative}" in names
     assert not any(name.startswith("alembic/") for name in names)  # never shadow the library
+    for study in (REPO / "studies").glob("*.yaml"):
+        assert f"polybench/_studies/{study.name}" in names
 
     installed = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(installed)
@@ -61,6 +63,17 @@ def test_wheel_carries_migrations_and_upgrades_a_database(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[0] == str(installed / "polybench" / "_migrations")
+    # a pip user's first step: an example study from the installed package, validated
+    init = subprocess.run(
+        [sys.executable, "-m", "polybench", "init"],
+        cwd=work,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert init.returncode == 0, init.stderr
+    assert (work / "quickstart.yaml").read_text() == (REPO / "studies/quickstart.yaml").read_text()
     engine = create_engine(f"sqlite:///{work / 'x.db'}")
     with engine.connect() as connection:
         assert set(inspect(connection).get_table_names()) == {

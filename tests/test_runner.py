@@ -337,3 +337,12 @@ def test_shipped_studies_validate_and_plan(study: Path):
     plan = build_plan(config)
     assert config.name == study.stem
     assert plan.planned_runs == sum(p.trials + len(p.confirm_seeds) for p in plan.pairs) > 0
+
+
+def test_optuna_studies_carry_the_metric_names(tmp_path: Path, sqlite_url: str):
+    """optuna-dashboard and `optuna studies` label objectives by `study.metric_names`."""
+    run_study(study_file(tmp_path, trials=1, seeds=1), storage=sqlite_url, progress=False)
+    for suffix, names in (("", ["val_accuracy"]), ("/confirm", ["test_accuracy"])):
+        for loss in ("cross_entropy", "poly1_cross_entropy"):
+            study = optuna.load_study(study_name=f"tiny/digits/{loss}{suffix}", storage=sqlite_url)
+            assert study.metric_names == names

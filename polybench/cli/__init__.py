@@ -9,6 +9,7 @@ from __future__ import annotations
 from polybench.cli import (  # noqa: F401  (importing registers the commands)
     _dashboard,
     _db,
+    _init,
     _losses,
     _report,
     _run,

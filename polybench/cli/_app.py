@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
 import polybench
 
@@ -21,7 +22,37 @@ Storage = Annotated[
     ),
 ]
 
-app = typer.Typer(
+
+def _flags_without_placeholder(params: list) -> list:
+    """Flags (`--dry-run`, `--json`, `--help`) take no value, so help shows no `<bool>`."""
+    for param in params:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    return params
+
+
+class _Command(TyperCommand):
+    def get_params(self, ctx):  # type: ignore[no-untyped-def]
+        return _flags_without_placeholder(super().get_params(ctx))
+
+
+class _Group(TyperGroup):
+    def get_params(self, ctx):  # type: ignore[no-untyped-def]
+        return _flags_without_placeholder(super().get_params(ctx))
+
+
+class Typer(typer.Typer):
+    """typer.Typer whose commands show flags without a value placeholder (`db` uses it too)."""
+
+    def __init__(self, *args, cls=None, **kwargs):  # type: ignore[no-untyped-def]
+        kwargs.setdefault("context_settings", {"help_option_names": ["-h", "--help"]})
+        super().__init__(*args, cls=cls or _Group, **kwargs)
+
+    def command(self, *args, cls=None, **kwargs):  # type: ignore[no-untyped-def,override]
+        return super().command(*args, cls=cls or _Command, **kwargs)
+
+
+app = Typer(
     name="polybench",
     help=(
         "Benchmark classification losses (PolyLoss, focal, cross-entropy) fairly: search each "
@@ -29,7 +60,7 @@ app = typer.Typer(
         "every run in SQL, and report whether the differences are real."
     ),
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )

@@ -7,9 +7,9 @@ from typing import Annotated, TypeVar
 
 import typer
 
-from polybench.cli._app import Storage, app
+from polybench.cli._app import Storage, Typer, app
 
-db_app = typer.Typer(
+db_app = Typer(
     name="db",
     help=(
         "Create, inspect and migrate polybench's tables in the results database (Optuna's "

@@ -156,6 +156,14 @@ def status(
     for row in frame.itertuples(index=False):
         table.add_row(*["" if v is None else str(v) for v in row])
     print_table(table, console)
+    if not len(frame):
+        from polybench.db import display_url, resolve_storage_url
+
+        typer.echo(
+            f"No studies in {display_url(resolve_storage_url(storage))}. Start one with "
+            "`polybench init` and `polybench run quickstart.yaml`, or pass --storage URL.",
+            err=True,
+        )
 
 
 def _summary_table(frame, study: str):  # type: ignore[no-untyped-def]

@@ -59,6 +59,17 @@ def streamlit_command(
     return command
 
 
+def serving_line(url: str, *, port: int = 8501, address: str | None = None) -> str:
+    """What `polybench dashboard` prints first: the database and the address it serves."""
+    from polybench.db import display_url
+
+    host = address if address not in (None, "", "0.0.0.0", "::") else "localhost"
+    return (
+        f"polybench dashboard: {display_url(url)} at http://{host}:{port} "
+        "(usage statistics off; Ctrl-C stops it)"
+    )
+
+
 def launch(
     storage: str | None = None,
     *,
@@ -95,7 +106,8 @@ def launch(
     env = dict(os.environ)
     env[STORAGE_ENV] = url
     env["STREAMLIT_SERVER_HEADLESS"] = "true" if headless else "false"
-    env["STREAMLIT_BROWSER_GATHER_USAGE_STATS"] = "false"
+    env["STREAMLIT_BROWSER_GATHER_USAGE_STATS"] = "false"  # also for `streamlit run` children
+    print(serving_line(url, port=port, address=address), file=sys.stderr, flush=True)
     server = subprocess.Popen(
         streamlit_command(port=port, headless=headless, address=address), env=env
     )
@@ -125,4 +137,11 @@ def _interactive() -> bool:
         return False
 
 
-__all__ = ["APP_SCRIPT", "LOCAL_ADDRESSES", "STORAGE_ENV", "launch", "streamlit_command"]
+__all__ = [
+    "APP_SCRIPT",
+    "LOCAL_ADDRESSES",
+    "STORAGE_ENV",
+    "launch",
+    "serving_line",
+    "streamlit_command",
+]

@@ -250,6 +250,9 @@ def render_sensitivity(view: View) -> None:
     importances = _data.importances(view.storage, view.study, view.task)
     values = importances.dropna(subset=["param", "importance"])
     _chart(charts.importance_figure(values), key="importance_chart")
+    warning = charts.importance_warning(values, search)
+    if warning:
+        st.warning(warning)
     for loss, note in importances[importances["param"].isna()][["loss", "note"]].to_numpy():
         st.caption(f"{loss}: {note}")
 

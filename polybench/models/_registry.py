@@ -14,13 +14,18 @@ from polybench.tasks._options import closest
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A model users pick by name: `build(task, options)` makes it for a task of `kind`."""
+    """A model users pick by name: `build(task, options)` makes it for a task of `kind`.
+
+    `check(options)`, when given, returns why the (type-checked) options cannot work, e.g. a
+    checkpoint folder that does not exist, so a study is refused before training.
+    """
 
     name: str
     kind: str
     summary: str
     build: Callable[[TaskData, Mapping[str, Any]], nn.Module]
     options: tuple[Option, ...] = ()
+    check: Callable[[Mapping[str, Any]], str | None] | None = None
 
 
 MODELS: dict[str, ModelSpec] = {}

@@ -282,6 +282,7 @@ class Worker:
                 pruner=PRUNERS[search.pruner](context),
                 load_if_exists=True,
             )
+            _name_metrics(self._studies[name], list(search.objectives))
         return self._studies[name]
 
     def _confirm_study(self, pair: PairPlan) -> optuna.Study:
@@ -295,6 +296,7 @@ class Worker:
                 sampler=optuna.samplers.RandomSampler(seed=self._seed(name)),
                 load_if_exists=True,
             )
+            _name_metrics(self._studies[name], [metric])
         return self._studies[name]
 
     def _best_params(self, pair: PairPlan) -> dict[str, Any] | None:
@@ -593,6 +595,18 @@ def storage_fault(error: BaseException) -> StorageUnavailable | None:
         seen.add(id(current))
         current = current.__cause__ or current.__context__
     return None
+
+
+def _name_metrics(study: optuna.Study, names: list[str]) -> None:
+    """Label the study's objectives (`val_accuracy`, ...) so that optuna-dashboard and
+    `optuna studies` show them instead of "Objective 0"; written once per study."""
+    import warnings
+
+    if study.metric_names == names:
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study.set_metric_names(names)
 
 
 def _fail_stale(study: optuna.Study) -> None:
