@@ -27,6 +27,7 @@ from polybench.report._budget import (
 )
 from polybench.report._export import (
     EXPORT_FORMATS,
+    check_output,
     epochs_path,
     export,
     export_format,
@@ -80,6 +81,7 @@ __all__ = [
     "budget_renderables",
     "budget_text",
     "check_format",
+    "check_output",
     "curve_display",
     "display_frame",
     "epochs",
