@@ -78,6 +78,30 @@ def test_duplicate_keys_are_refused_with_their_line():
             "hyperparameter 'gama'; tunable: gamma. Did you mean 'gamma'?",
         ),
         ("subsample: 0.5", "subsampel: 0.5", "tasks[0].subsampel: task 'digits' has no option"),
+        # label noise: a mapping {rate, kind}, checked key by key
+        (
+            "subsample: 0.5",
+            "label_noise: {rate: 0.4, kind: symetric}",
+            "study.yaml:6: tasks[0].label_noise: task 'digits' option 'label_noise' kind got "
+            "'symetric'; allowed: symmetric, asymmetric. Did you mean 'symmetric', 'asymmetric'?",
+        ),
+        (
+            "subsample: 0.5",
+            "label_noise: {rate: 1.4}",
+            "tasks[0].label_noise: task 'digits' option 'label_noise' rate got 1.4; "
+            "expected a number in [0, 1).",
+        ),
+        (
+            "subsample: 0.5",
+            "label_noise: {rte: 0.4}",
+            "option 'label_noise' has no key 'rte'; expected {rate: float in [0, 1), "
+            "kind: symmetric | asymmetric}. Did you mean 'rate'?",
+        ),
+        (
+            "subsample: 0.5",
+            "label_noise: {rate: 0.6, kind: asymmetric}",
+            "rate got 0.6 with kind asymmetric; expected a rate below 0.5",
+        ),
         ("seed: 3", "sead: 3", "study.yaml:2: sead: unknown key 'sead'; allowed: name, seed"),
         (
             "sampler: tpe",

@@ -98,6 +98,28 @@ def test_padding_does_not_change_the_output(name, tasks):
         torch.testing.assert_close(model(x), model(padded))
 
 
+def test_fasttext_bags_tokens_and_hashed_ngrams_without_padding(tasks):
+    task = tasks["text"]
+    torch.manual_seed(0)
+    model = build_model("fasttext", task, ngrams=3, buckets=1000).eval()
+    tokens = torch.tensor([[5, 6, 7, 0, 0], [8, 9, 0, 0, 0]])
+    bag = model.features(tokens)
+    # tokens, then 4 bigram and 3 trigram slots per row; n-grams touching <pad> become <pad>
+    assert bag.shape == (2, 5 + 4 + 3)
+    real = bag[bag != task.pad_index]
+    assert len(real) == (3 + 2 + 1) + (2 + 1 + 0)
+    ngram_ids = bag[:, 5:][bag[:, 5:] != task.pad_index]
+    assert ((ngram_ids >= task.vocab_size) & (ngram_ids < task.vocab_size + 1000)).all()
+    # the same n-gram hashes to the same bucket wherever it occurs
+    again = model.features(torch.tensor([[1, 5, 6, 7]]))
+    assert set(bag[0, 5:][bag[0, 5:] != 0].tolist()) <= set(again[0, 4:].tolist())
+    x = task.val.x[:8]
+    padded = torch.cat([x, torch.full((8, 7), task.pad_index)], dim=1)
+    with torch.inference_mode():
+        torch.testing.assert_close(model(x), model(padded))
+    assert build_model("fasttext", task, ngrams=1).embedding.num_embeddings == task.vocab_size
+
+
 def test_textcnn_accepts_rows_shorter_than_its_widest_filter(tasks):
     model = build_model("textcnn", tasks["text"])
     assert model(tasks["text"].train.x[:4, :2]).shape == (4, 2)

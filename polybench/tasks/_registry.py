@@ -9,13 +9,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from polybench.tasks import _data, _text
+import numpy as np
+import torch
+
+from polybench.tasks import _data, _noise, _text
 from polybench.tasks._options import Option, closest, validate_options
 
 logger = logging.getLogger(__name__)
 
 COMMON_OPTIONS = (
-    Option("data_seed", int, 0, "seed of the split, subsample and long-tail draws"),
+    Option("data_seed", int, 0, "seed of the split, subsample, long-tail and label-noise draws"),
     Option(
         "subsample",
         float,
@@ -31,6 +34,14 @@ COMMON_OPTIONS = (
         "make the training split long-tailed: ratio of the largest to the smallest class "
         "(exponential profile; val / test untouched)",
         low=1.0,
+    ),
+    Option(
+        "label_noise",
+        _noise.LabelNoise,
+        None,
+        "flip this share of every training class's labels: symmetric (to any other class) or "
+        "asymmetric (class c to c + 1 mod C); a bare number is a symmetric rate; val / test "
+        "stay clean",
     ),
     Option(
         "val_fraction",
@@ -160,6 +171,38 @@ def load_task(name: str, **options: Any) -> _data.TaskData:
     return _load(name, tuple(sorted(clean.items())))
 
 
+def load_raw_splits(name: str, **options: Any) -> dict[str, tuple[Any, np.ndarray]]:
+    """The examples of each split before tensors: {"train" | "val" | "test": (examples,
+    labels)}, the same examples and labels `load_task` gives for the same options (texts as
+    strings or (first, second) pairs, images as an (N, C, H, W) array of raw pixels), so that
+    other libraries (a scikit-learn baseline) see exactly polybench's split.
+
+    >>> raw = load_raw_splits("review_sentiment_zh", subsample=0.1)
+    >>> texts, labels = raw["train"]
+    """
+    clean = validate_task_options(name, options)
+    spec = TASKS[name]
+    source = _read(name, _own_key(spec, clean))
+    chosen = _data.split_source(
+        source,
+        data_seed=clean["data_seed"],
+        val_fraction=clean["val_fraction"],
+        test_fraction=clean.get("test_fraction", 0.0),
+        subsample=clean["subsample"],
+        imbalance=clean["imbalance"],
+    )
+    raw = {}
+    for split, (part, indices) in chosen.items():
+        taken = _data.take(source.parts[part], indices)
+        raw[split] = (taken.examples, taken.labels.astype(np.int64))
+    noise = clean["label_noise"]
+    if noise is not None and noise.rate > 0:
+        examples, labels = raw["train"]
+        noisy = _noise.flip_labels(labels, len(source.class_names), noise, clean["data_seed"])
+        raw["train"] = (examples, noisy)
+    return raw
+
+
 def _own_key(spec: TaskSpec, clean: Mapping[str, Any]) -> tuple:
     own = {o.name for o in spec.options}
     return tuple(sorted((k, v) for k, v in clean.items() if k in own))
@@ -209,7 +252,11 @@ def _load(name: str, key: tuple) -> _data.TaskData:
     }
     if spec.kind == "image":
         splits, shape = _data.image_splits(source, chosen)
-        return _data.TaskData(**common, **splits, input_shape=shape)
+        return _data.TaskData(
+            **common,
+            **_with_label_noise(name, splits, clean, len(source.class_names)),
+            input_shape=shape,
+        )
     corpus = _corpus(name, own_key, clean["tokenizer"])
     splits, vocabulary = _data.text_splits(
         source,
@@ -221,11 +268,31 @@ def _load(name: str, key: tuple) -> _data.TaskData:
     )
     return _data.TaskData(
         **common,
-        **splits,
+        **_with_label_noise(name, splits, clean, len(source.class_names)),
         vocab_size=len(vocabulary.tokens),
         pad_index=_text.PAD_INDEX,
         vocabulary=vocabulary.tokens,
     )
+
+
+def _with_label_noise(
+    name: str, splits: dict[str, _data.Split], clean: Mapping[str, Any], num_classes: int
+) -> dict[str, Any]:
+    """The splits, with the training labels flipped when `label_noise` is set (the clean ones
+    kept as `clean_train_y`); validation and test are never touched."""
+    noise = clean["label_noise"]
+    if noise is None or noise.rate == 0:
+        return dict(splits)
+    train = splits["train"]
+    try:
+        noisy = _noise.flip_labels(train.y.numpy(), num_classes, noise, clean["data_seed"])
+    except ValueError as error:
+        raise ValueError(f"task {name!r} option {error}") from None
+    return {
+        **splits,
+        "train": _data.Split(x=train.x, y=torch.from_numpy(noisy)),
+        "clean_train_y": train.y,
+    }
 
 
 def clear_cache() -> None:
