@@ -61,6 +61,19 @@ TUNABLE_SETTINGS: dict[str, tuple[type, float]] = {
 
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 
+# Limits that keep a study file from exhausting the machine or overflowing the database's
+# columns (study names are String(200); seeds are 32-bit integers in the run table).
+MAX_STUDY_BYTES = 1_000_000
+MAX_YAML_NODES = 100_000  # values after expanding aliases (refuses "billion laughs")
+MAX_NAME_LENGTH = 200
+MAX_TRIALS = 100_000
+MAX_CONFIRM_SEEDS = 1_000
+MAX_EPOCHS = 100_000
+MAX_BATCH_SIZE = 10_000_000
+MAX_THREADS = 1_024
+MAX_SEED = 2**31 - 1 - 1_000 - MAX_CONFIRM_SEEDS  # confirm seeds are seed + 1000 + i
+MAX_LIST_ENTRIES = 1_000  # tasks, losses, values of one range
+
 
 # --------------------------------------------------------------------------------------------
 # Errors
@@ -126,7 +139,9 @@ class Range(_Strict):
     high: float | None = None
     log: bool = False
     step: float | None = Field(default=None, gt=0)
-    values: list[float | int | str | bool] | None = Field(default=None, min_length=1)
+    values: list[float | int | str | bool] | None = Field(
+        default=None, min_length=1, max_length=MAX_LIST_ENTRIES
+    )
 
     def problems(self) -> list[tuple[tuple[str, ...], str]]:
         """Shape problems as (relative key path, message)."""
@@ -181,8 +196,8 @@ class TaskSpec(BaseModel):
 
     task: str
     model: str | None = None
-    epochs: int | None = Field(default=None, ge=1)
-    batch_size: int | None = Field(default=None, ge=1)
+    epochs: int | None = Field(default=None, ge=1, le=MAX_EPOCHS)
+    batch_size: int | None = Field(default=None, ge=1, le=MAX_BATCH_SIZE)
     optimizer: OptimizerSpec = OptimizerSpec()
     schedule: str | None = None
     model_options: dict[str, Any] = Field(default_factory=dict)
@@ -209,7 +224,7 @@ class SearchSpec(_Strict):
     grid sampler.
     """
 
-    trials: int | None = Field(default=None, ge=1)
+    trials: int | None = Field(default=None, ge=1, le=MAX_TRIALS)
     sampler: str = "tpe"
     pruner: str = "median"
     metric: str | list[str] = "val_accuracy"
@@ -230,15 +245,15 @@ class ConfirmSpec(_Strict):
     not list cross_entropy itself.
     """
 
-    seeds: int = Field(default=3, ge=0)
+    seeds: int = Field(default=3, ge=0, le=MAX_CONFIRM_SEEDS)
     baseline: bool = True
 
 
 class HeartbeatSpec(_Strict):
     """Optuna heartbeats: a worker silent for `grace_seconds` has its trial failed and retried."""
 
-    interval_seconds: int = Field(default=10, ge=1)
-    grace_seconds: int = Field(default=30, ge=2)
+    interval_seconds: int = Field(default=10, ge=1, le=3_600)
+    grace_seconds: int = Field(default=30, ge=2, le=86_400)
 
 
 class ReportSpec(_Strict):
@@ -256,15 +271,15 @@ class ReportSpec(_Strict):
 class StudyConfig(_Strict):
     """A validated study file."""
 
-    name: str
-    seed: int = 0
+    name: str = Field(max_length=MAX_NAME_LENGTH)
+    seed: int = Field(default=0, ge=0, le=MAX_SEED)
     device: str = "auto"
-    threads: int | None = Field(default=None, ge=1)
+    threads: int | None = Field(default=None, ge=1, le=MAX_THREADS)
     amp: Literal["bf16"] | None = None
     channels_last: bool = False
     compile: bool = False
-    tasks: list[TaskSpec] = Field(min_length=1)
-    losses: list[LossSpec] = Field(min_length=1)
+    tasks: list[TaskSpec] = Field(min_length=1, max_length=MAX_LIST_ENTRIES)
+    losses: list[LossSpec] = Field(min_length=1, max_length=MAX_LIST_ENTRIES)
     tune: dict[str, Range] = Field(default_factory=dict)
     search: SearchSpec = SearchSpec()
     confirm: ConfirmSpec = ConfirmSpec()
@@ -294,7 +309,8 @@ def load_study(path: str | Path) -> StudyConfig:
     """Read and validate a study file. Raises `ConfigError` listing every problem found."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as file:
+            data = file.read(MAX_STUDY_BYTES + 1)
     except FileNotFoundError:
         message = "no such file."
         from polybench.studies import example_studies
@@ -304,12 +320,38 @@ def load_study(path: str | Path) -> StudyConfig:
                 message += f" `polybench init {path.stem}` writes the example study {path.name}."
         raise ConfigError(path, [Problem(key="", message=message)]) from None
     except OSError as error:
-        raise ConfigError(path, [Problem(key="", message=f"cannot read: {error}.")]) from None
-    return parse_study(text, source=str(path))
+        reason = error.strerror or str(error)
+        raise ConfigError(path, [Problem(key="", message=f"cannot read: {reason}.")]) from None
+    return parse_study(_decode(data, path), source=str(path))
+
+
+def _decode(data: bytes, source: str | Path | None) -> str:
+    """The UTF-8 text of a study file, or one line naming the first bad byte's offset."""
+    if len(data) > MAX_STUDY_BYTES:
+        raise ConfigError(source, [Problem(key="", message=_too_big())])
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        bad = data[error.start : error.start + 1].hex()
+        message = (
+            f"is not UTF-8 text: byte 0x{bad} at offset {error.start} ({error.reason}); "
+            "save the study file as UTF-8."
+        )
+        raise ConfigError(source, [Problem(key="", message=message, line=line)]) from None
+
+
+def _too_big() -> str:
+    return (
+        f"is larger than {MAX_STUDY_BYTES:,} bytes, the limit for a study file; a study "
+        "lists tasks, losses and ranges, which fit in a few kilobytes."
+    )
 
 
 def parse_study(text: str, source: str | None = None) -> StudyConfig:
     """Validate the YAML `text` of a study file; `source` names it in errors."""
+    if len(text) > MAX_STUDY_BYTES:
+        raise ConfigError(source, [Problem(key="", message=_too_big())])
     data, lines = _read_yaml(text, source)
 
     def line_of(loc: Sequence[str | int]) -> int | None:
@@ -407,14 +449,24 @@ class _LineLoader(yaml.SafeLoader):
 
 def _read_yaml(text: str, source: str | None) -> tuple[Any, dict[tuple[str | int, ...], int]]:
     try:
-        node = yaml.compose(text, Loader=_LineLoader)
-        data = yaml.load(text, Loader=_LineLoader)
+        loader = _LineLoader(text)
+        try:
+            node = loader.get_single_node()
+            if node is not None:
+                _check_expanded_size(node, source)
+            data = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         what = getattr(error, "problem", None) or str(error)
         raise ConfigError(
             source, [Problem(key="", message=f"not valid YAML: {what}.", line=line)]
+        ) from None
+    except RecursionError:
+        raise ConfigError(
+            source, [Problem(key="", message="not valid YAML: nested too deeply.")]
         ) from None
     lines: dict[tuple[str | int, ...], int] = {}
     duplicates: list[Problem] = []
@@ -442,10 +494,67 @@ def _read_yaml(text: str, source: str | None) -> tuple[Any, dict[tuple[str | int
             for index, item in enumerate(current.value):
                 walk(item, (*loc, index))
 
-    walk(node, ())
+    try:
+        walk(node, ())
+    except RecursionError:
+        raise ConfigError(
+            source, [Problem(key="", message="not valid YAML: nested too deeply.")]
+        ) from None
     if duplicates:
         raise ConfigError(source, duplicates)
     return data, lines
+
+
+def _check_expanded_size(root: yaml.Node, source: str | None) -> None:
+    """Refuse a document whose aliases expand to more than MAX_YAML_NODES values: the node graph
+    shares aliased nodes, so sizes are counted once per node and multiplied, never expanded."""
+    sizes: dict[int, int] = {}
+    entered: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:  # iterative post-order: deep documents do not hit the recursion limit
+        node, done = stack.pop()
+        if id(node) in sizes:
+            continue
+        if done:
+            size = 1 + sum(sizes[id(child)] for child in _children(node))
+            sizes[id(node)] = min(size, MAX_YAML_NODES + 1)
+            continue
+        if id(node) in entered:  # an alias to one of its own ancestors
+            raise ConfigError(
+                source,
+                [
+                    Problem(
+                        key="",
+                        message="an alias (*name) refers to a value that contains it.",
+                        line=node.start_mark.line + 1,
+                    )
+                ],
+            )
+        entered.add(id(node))
+        stack.append((node, True))
+        stack.extend((child, False) for child in _children(node) if id(child) not in sizes)
+    if sizes[id(root)] > MAX_YAML_NODES:
+        raise ConfigError(
+            source,
+            [
+                Problem(
+                    key="",
+                    message=(
+                        f"its aliases (*name) expand to more than {MAX_YAML_NODES:,} values; "
+                        "a study file needs far fewer (is it an alias bomb?)."
+                    ),
+                    line=root.start_mark.line + 1,
+                )
+            ],
+        )
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
 
 
 _FIELD_HELP: dict[str, Sequence[str]] = {

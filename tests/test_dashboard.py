@@ -290,10 +290,19 @@ def test_sensitivity_tab_plots_every_search_run_against_its_parameter(tiny_study
 
 
 def test_empty_database_says_how_to_fill_it(sqlite_url, monkeypatch):
+    open_store(sqlite_url).close()  # polybench's tables, no study
     at = _app(sqlite_url, monkeypatch)
     _assert_clean(at)
     assert any("has no studies yet" in info.value for info in at.info)
     assert any("polybench run" in info.value for info in at.info)
+
+
+def test_missing_database_is_named_and_not_created(tmp_path, monkeypatch):
+    missing = tmp_path / "typo.db"
+    at = _app(f"sqlite:///{missing}", monkeypatch)
+    assert not at.exception
+    assert len(at.error) == 1 and f"no results database at {missing}" in at.error[0].value
+    assert not missing.exists()
 
 
 def test_unreadable_storage_is_one_clear_error_not_a_traceback(monkeypatch):

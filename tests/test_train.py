@@ -232,3 +232,28 @@ def test_cli_train_refuses_a_bad_loss_parameter_before_training():
     negative = runner.invoke(app, [*args, "--param", "gamma=-1"])
     assert negative.exit_code == 2
     assert "'gamma'" in negative.output and ">= 0" in negative.output
+
+
+def test_cli_train_honours_and_validates_task_options():
+    from typer.testing import CliRunner
+
+    from polybench.cli import app
+    from polybench.tasks import load_task
+
+    runner = CliRunner()
+    args = ["train", "--task", "digits", "--epochs", "1", "--device", "cpu", "--threads", "1"]
+    done = runner.invoke(app, [*args, "--task-option", "subsample=0.2", "--json"])
+    assert done.exit_code == 0, done.output
+    cli_metrics = json.loads(done.stdout.strip().splitlines()[-1])["metrics"]
+    # The same run in Python on the 20% subsample (same seeds, CPU: the same numbers).
+    task = load_task("digits", subsample=0.2, data_seed=0)
+    expected = fit(task, "small_cnn", "cross_entropy", epochs=1, device="cpu", threads=1)
+    assert cli_metrics == pytest.approx(expected.metrics, nan_ok=True)
+    full = fit(load_task("digits", data_seed=0), "small_cnn", "cross_entropy", epochs=1,
+               device="cpu", threads=1)  # fmt: skip
+    assert cli_metrics != pytest.approx(full.metrics, nan_ok=True)
+
+    bad = runner.invoke(app, [*args, "--task-option", "subsample=abc"])
+    assert bad.exit_code == 2 and "subsample" in bad.output and "float" in bad.output
+    twice = runner.invoke(app, [*args, "--subsample", "0.3", "--task-option", "subsample=0.5"])
+    assert twice.exit_code == 2 and "given twice" in twice.output

@@ -29,8 +29,10 @@ def main() -> None:
             raise
         import sys
 
+        from polybench.db._retry import StorageUnavailable
+
         print(f"Error: {error}", file=sys.stderr)
-        raise SystemExit(1) from None
+        raise SystemExit(75 if isinstance(error, StorageUnavailable) else 1) from None
 
 
 __all__ = ["app", "main"]

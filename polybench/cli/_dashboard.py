@@ -12,10 +12,21 @@ def dashboard(
     storage: Storage = None,
     port: int = typer.Option(8501, "--port", help="TCP port to serve the dashboard on."),
     headless: bool = typer.Option(
-        False, "--headless", help="Do not open a browser (for servers, containers and CI)."
+        False,
+        "--headless",
+        help=(
+            "Do not open a browser and never prompt (for servers, containers and CI); "
+            "automatic when standard input is not a terminal."
+        ),
     ),
-    address: str | None = typer.Option(
-        None, "--address", help="Interface to listen on, e.g. 127.0.0.1 (default: all)."
+    address: str = typer.Option(
+        "127.0.0.1",
+        "--address",
+        help=(
+            "Interface to listen on. Default: this machine only. 0.0.0.0 serves every "
+            "interface, so anyone who reaches the port reads every result: put a reverse proxy "
+            "with authentication in front."
+        ),
     ),
 ) -> None:
     """Show a study's accuracy, throughput, sensitivity and runs in the browser.

@@ -46,6 +46,9 @@ def report_command(
         Path | None, typer.Option("--output", "-o", help="Write to this file, not stdout.")
     ] = None,
     alpha: Annotated[float, typer.Option(help="Significance level of the verdicts.")] = 0.05,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite the --output file if it exists.")
+    ] = False,
     margin: Annotated[
         float | None,
         typer.Option(
@@ -83,6 +86,8 @@ def report_command(
         format = "json"
     try:
         report.check_format(format)
+        if output is not None:
+            report.check_output([output], force=force)
         table = report.summary(
             storage, study, task=task, loss=loss, metric=metric, alpha=alpha, margin=margin
         )
@@ -110,8 +115,15 @@ def _write(text: str, output: Path | None) -> None:
     if output is None:
         typer.echo(text, nl=False)
     else:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text, encoding="utf-8")
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as error:
+            raise _fail(
+                ValueError(
+                    f"cannot write {str(output)!r}: {error.strerror or error}; choose a file in "
+                    "a folder you can write to"
+                )
+            ) from None
         typer.echo(f"wrote {output}", err=True)
 
 
@@ -136,6 +148,9 @@ def export_command(
     state: Annotated[
         str | None, typer.Option(help="complete, pruned, failed or running; default all.")
     ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite the export files if they exist.")
+    ] = False,
 ) -> None:
     """Write a study's runs and epochs to CSV, Parquet, Excel or JSON lines (by extension).
 
@@ -144,7 +159,9 @@ def export_command(
     from polybench import report
 
     try:
-        written = report.export(storage, study, to, task=task, loss=loss, phase=phase, state=state)
+        written = report.export(
+            storage, study, to, task=task, loss=loss, phase=phase, state=state, force=force
+        )
     except ValueError as error:
         raise _fail(error) from None
     for path in written:

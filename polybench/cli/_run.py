@@ -43,6 +43,16 @@ def run(
     dry_run: bool = typer.Option(
         False, "--dry-run", help="Validate the study file and print the plan; train nothing."
     ),
+    storage_retry: float = typer.Option(
+        120.0,
+        "--storage-retry",
+        min=0,
+        metavar="SECONDS",
+        help=(
+            "How long to keep retrying when the database drops a connection, restarts or is "
+            "locked, before the worker stops (exit 75) and gives its trial back to the queue."
+        ),
+    ),
 ) -> None:
     """Run (or resume) a study: search each (task, loss) under an equal budget, then confirm
     the best parameters over seeds. Running it again resumes; Ctrl-C stops cleanly."""
@@ -69,6 +79,7 @@ def run(
             dry_run=dry_run,
             devices=devices,
             workers_per_device=workers_per_device,
+            storage_retry=storage_retry,
         )
     except ConfigError as error:
         typer.echo(str(error), err=True)
@@ -89,6 +100,13 @@ def run(
         f"{summary.storage}; {summary.wall_time:.0f} s; {_layout_line(summary.layout)}.",
         highlight=False,
     )
+    if summary.storage_lost:
+        console.print(
+            "A worker lost the results database (see above); nothing is lost: run the same "
+            "command again once the database is back.",
+            highlight=False,
+        )
+        raise typer.Exit(75)
     if summary.interrupted:
         console.print("Stopped on request; run the same command again to resume.", highlight=False)
         raise typer.Exit(130)

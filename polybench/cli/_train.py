@@ -106,7 +106,7 @@ def train_command(
     optimizer: str = typer.Option(None, "--optimizer", help="adamw, adam or sgd."),
     schedule: str = typer.Option(None, "--schedule", help="cosine, linear or constant."),
     seed: int = typer.Option(0, "--seed", help="Seed of initialization and batch order."),
-    data_seed: int = typer.Option(0, "--data-seed", help="Seed of the data split."),
+    data_seed: int = typer.Option(None, "--data-seed", help="Seed of the data split; default 0."),
     subsample: float = typer.Option(None, "--subsample", help="Fraction (or train size)."),
     imbalance: float = typer.Option(None, "--imbalance", help="Long-tail ratio of train."),
     task_option: list[str] = typer.Option([], "--task-option", help="Task option key=value."),
@@ -127,7 +127,18 @@ def train_command(
     try:
         spec = get_task_spec(task)
         options = parse_assignments(task_option, "--task-option")
-        options.update(data_seed=data_seed, subsample=subsample, imbalance=imbalance)
+        flags = {"data_seed": data_seed, "subsample": subsample, "imbalance": imbalance}
+        for name, value in flags.items():
+            if value is None:
+                continue
+            if name in options and options[name] != value:
+                flag = "--" + name.replace("_", "-")
+                raise ValueError(
+                    f"{name} is given twice: {flag} {value} and --task-option "
+                    f"{name}={options[name]}; give one"
+                )
+            options[name] = value
+        options.setdefault("data_seed", 0)
         data = load_task(task, **options)
     except (ValueError, FileNotFoundError) as error:
         raise typer.BadParameter(str(error), param_hint="--task / --task-option") from None

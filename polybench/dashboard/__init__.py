@@ -27,8 +27,12 @@ STORAGE_ENV = "POLYBENCH_STORAGE"
 """The app reads its storage URL from this variable, which the launcher sets."""
 
 
+LOCAL_ADDRESSES = ("127.0.0.1", "::1", "localhost")
+"""Addresses only this machine reaches; any other makes `launch` warn."""
+
+
 def streamlit_command(
-    *, port: int = 8501, headless: bool = False, address: str | None = None
+    *, port: int = 8501, headless: bool = False, address: str | None = "127.0.0.1"
 ) -> list[str]:
     """The `streamlit run` command line for the dashboard (without the storage, see `launch`)."""
     command = [
@@ -71,24 +75,37 @@ def launch(
     *,
     port: int = 8501,
     headless: bool = False,
-    address: str | None = None,
+    address: str | None = "127.0.0.1",
 ) -> int:
     """Serve the dashboard on `port` for the database at `storage`; blocks, returns the exit code.
 
     `storage` is resolved like everywhere else (`--storage`, else `POLYBENCH_STORAGE`, else
     `sqlite:///polybench.db` in the working directory) and handed to the app in the environment.
-    `headless=True` does not open a browser (for servers and tests). The database is opened
-    once first, so a bad URL or an unreachable server raises `StorageError` before any server
-    starts.
+    `headless=True` does not open a browser (for servers and tests); it is implied when
+    standard input is not a terminal, where Streamlit's first-run e-mail prompt would stop the
+    server. The server listens on `address`, 127.0.0.1 by default; any other address prints a
+    warning that every result is readable by whoever reaches the port (`None`: Streamlit's
+    default, every interface). The database is opened once first (read-only), so a bad URL, a
+    missing file or an unreachable server raises `StorageError` before any server starts.
     """
     from polybench.db import open_store, resolve_storage_url
 
     if not 1 <= port <= 65535:
         raise ValueError(f"Port {port} is not a TCP port; expected a number from 1 to 65535.")
     url = resolve_storage_url(storage)
-    open_store(url).close()  # a bad URL or a server that is down: one clear StorageError here
+    # A bad URL, a missing file or a server that is down: one clear StorageError here.
+    open_store(url, read_only=True).close()
+    headless = headless or not _interactive()
+    if address not in LOCAL_ADDRESSES:
+        print(
+            f"Warning: the dashboard listens on {address or 'every interface'}, port {port}: "
+            "anyone who can reach it reads every result, and it has no login. Put a reverse "
+            "proxy with authentication in front (see the README), or use --address 127.0.0.1.",
+            file=sys.stderr,
+        )
     env = dict(os.environ)
     env[STORAGE_ENV] = url
+    env["STREAMLIT_SERVER_HEADLESS"] = "true" if headless else "false"
     env["STREAMLIT_BROWSER_GATHER_USAGE_STATS"] = "false"  # also for `streamlit run` children
     print(serving_line(url, port=port, address=address), file=sys.stderr, flush=True)
     server = subprocess.Popen(
@@ -113,4 +130,18 @@ def launch(
             signal.signal(signal.SIGTERM, previous)
 
 
-__all__ = ["APP_SCRIPT", "STORAGE_ENV", "launch", "serving_line", "streamlit_command"]
+def _interactive() -> bool:
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except (ValueError, OSError):  # closed or detached standard input
+        return False
+
+
+__all__ = [
+    "APP_SCRIPT",
+    "LOCAL_ADDRESSES",
+    "STORAGE_ENV",
+    "launch",
+    "serving_line",
+    "streamlit_command",
+]

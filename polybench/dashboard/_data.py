@@ -33,7 +33,7 @@ def study_names(storage: str) -> list[str]:
     """Names of the studies in the database, newest first."""
     from polybench.db import open_store
 
-    store = open_store(storage)
+    store = open_store(storage, read_only=True)
     try:
         studies = store.studies()
     finally:

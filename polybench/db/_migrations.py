@@ -189,9 +189,10 @@ def current(storage: str | None = None) -> MigrationStatus:
     return MigrationStatus(url=url, revision=revision, head=head)
 
 
-def ensure_current(engine: Engine, url: str) -> None:
-    """Check the schema when a store opens: migrate a database without polybench tables, and
-    stop with the command to run when it is behind (or ahead of) this polybench."""
+def ensure_current(engine: Engine, url: str, *, read_only: bool = False) -> None:
+    """Check the schema when a store opens: migrate a database without polybench tables (unless
+    `read_only`: then say so), and stop with the command to run when it is behind (or ahead of)
+    this polybench."""
     head = head_revision()
     try:
         with engine.connect() as connection:
@@ -202,6 +203,11 @@ def ensure_current(engine: Engine, url: str) -> None:
     if revision == head:
         return
     where = display_url(url)
+    if revision is None and not tables and read_only:
+        raise StorageError(
+            f"{where} has no polybench tables, so it holds no results; check --storage and "
+            "$POLYBENCH_STORAGE, or fill it with `polybench run STUDY.yaml`"
+        )
     if revision is None and not tables:
         log.info("creating polybench's tables in %s", where)
         migrate(engine, url, "head")

@@ -17,12 +17,13 @@ import difflib
 import functools
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 
 import polybench
 from polybench.db._frames import (
@@ -46,7 +47,14 @@ from polybench.db._models import (
     Run,
     Study,
 )
-from polybench.db._url import WRITE_OPTION, create_storage_engine, display_url, resolve_storage_url
+from polybench.db._retry import StorageRetry
+from polybench.db._url import (
+    WRITE_OPTION,
+    create_storage_engine,
+    display_url,
+    resolve_storage_url,
+    storage_error,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -54,23 +62,55 @@ if TYPE_CHECKING:
 Filter = str | Sequence[str] | None
 # Bound parameters per IN (...) list: well under SQLite's and PostgreSQL's limits.
 _IN_CHUNK = 500
+T = TypeVar("T")
+_ACTIONS = {
+    "ensure_study": "recording the study",
+    "start_run": "starting a run",
+    "record_epoch": "recording an epoch",
+    "finish_run": "recording how a run ended",
+    "runs": "reading runs",
+    "epochs": "reading epochs",
+    "studies": "reading studies",
+    "record_loss_costs": "recording loss costs",
+    "loss_costs": "reading loss costs",
+}
 
 
-def open_store(url: str | None = None) -> Store:
+def open_store(
+    url: str | None = None, *, retry: StorageRetry | None = None, read_only: bool = False
+) -> Store:
     """Open the results store at `url` (else `$POLYBENCH_STORAGE`, else `sqlite:///polybench.db`).
 
     A database without polybench's tables gets them (migrated to the newest schema); one that is
     behind this polybench raises StorageError telling you to run `polybench db upgrade`. So do an
     unparsable or unreachable URL, with the password hidden and the driver's reason.
+    Once open, reads and writes retry transient faults (a lost connection, a locked SQLite
+    file) as `retry` says (default: for up to 2 minutes), then raise StorageUnavailable.
+    `read_only=True` (status, reports, exports, the dashboard) creates and writes nothing: a
+    missing SQLite file or a database without polybench's tables is a StorageError.
     """
     resolved = resolve_storage_url(url)
-    engine = create_storage_engine(resolved)
+    engine = create_storage_engine(resolved, read_only=read_only)
     try:
-        ensure_current(engine, resolved)
+        ensure_current(engine, resolved, read_only=read_only)
     except BaseException:
         engine.dispose()
         raise
-    return Store(engine, resolved)
+    return Store(engine, resolved, retry=retry)
+
+
+def _retried(method: Callable[..., T]) -> Callable[..., T]:
+    """Repeat a store method (one transaction, idempotent) on transient faults."""
+    what = _ACTIONS.get(method.__name__, method.__name__)
+
+    @functools.wraps(method)
+    def wrapper(self: Store, *args: Any, **kwargs: Any) -> T:
+        try:
+            return self.retry.call(lambda: method(self, *args, **kwargs), what=what, url=self.url)
+        except DBAPIError as error:  # not transient: a damaged, read-only or foreign database
+            raise storage_error(self.url, "use", error, during=what) from None
+
+    return wrapper
 
 
 class Store:
@@ -81,8 +121,9 @@ class Store:
     with the columns of `RUN_COLUMNS` / `EPOCH_COLUMNS`. Close it (or use `with`) when done.
     """
 
-    def __init__(self, engine: Engine, url: str) -> None:
+    def __init__(self, engine: Engine, url: str, *, retry: StorageRetry | None = None) -> None:
         self._engine = engine
+        self.retry = retry or StorageRetry()
         self._writer = engine.execution_options(**{WRITE_OPTION: True})
         self.url = url
         """The SQLAlchemy URL, password included: hand it to Optuna for the same database."""
@@ -107,6 +148,7 @@ class Store:
 
     # ---- writes -------------------------------------------------------------------------------
 
+    @_retried
     def ensure_study(self, name: str, config_text: str) -> None:
         """Record study `name` with its study file's text; a study already there keeps its
         creation time and gets the newest text and polybench version."""
@@ -125,6 +167,7 @@ class Store:
             )
             connection.execute(statement, values)
 
+    @_retried
     def start_run(
         self,
         *,
@@ -178,6 +221,7 @@ class Store:
             connection.execute(delete(Epoch).where(Epoch.run_id == run_id))
             return run_id
 
+    @_retried
     def record_epoch(
         self,
         run_id: int,
@@ -213,6 +257,7 @@ class Store:
             count = select(func.count()).where(Epoch.run_id == run_id).scalar_subquery()
             connection.execute(update(Run).where(Run.id == run_id).values(epochs_done=count))
 
+    @_retried
     def finish_run(
         self,
         run_id: int,
@@ -223,10 +268,11 @@ class Store:
         train_throughput: float | None,
         eval_throughput: float | None,
         wall_time: float | None,
-        epochs_done: int,
+        epochs_done: int | None,
     ) -> None:
         """Record how run `run_id` ended: state complete, pruned or failed, its metrics (keys from
         `METRICS`; missing ones and NaN are stored as NULL), throughputs (samples/s), wall time (s).
+        `epochs_done=None` keeps the count of epochs written so far (a run that was cut short).
         """
         _check_choice("state", state, FINISHED_STATES)
         unknown = sorted(set(metrics) - set(METRICS))
@@ -242,13 +288,15 @@ class Store:
             "train_throughput": _number(train_throughput),
             "eval_throughput": _number(eval_throughput),
             "wall_time": _number(wall_time),
-            "epochs_done": int(epochs_done),
             "finished_at": _now(),
         }
+        if epochs_done is not None:
+            values["epochs_done"] = int(epochs_done)
         with self._writer.begin() as connection:
             self._check_run(connection, run_id)
             connection.execute(update(Run).where(Run.id == run_id).values(values))
 
+    @_retried
     def record_loss_costs(
         self,
         *,
@@ -295,6 +343,7 @@ class Store:
 
     # ---- reads --------------------------------------------------------------------------------
 
+    @_retried
     def loss_costs(self, study: Filter = None, task: Filter = None) -> pd.DataFrame:
         """Stored loss cost ratios, one row per (study, task, loss); columns `LOSS_COST_COLUMNS`."""
         columns = [Study.name, *(getattr(LossCost, name) for name in list(LOSS_COST_COLUMNS)[1:])]
@@ -311,6 +360,7 @@ class Store:
             rows = connection.execute(statement).all()
         return frame(rows, LOSS_COST_COLUMNS)
 
+    @_retried
     def runs(
         self,
         study: Filter = None,
@@ -349,6 +399,7 @@ class Store:
         ]
         return add_param_columns(frame(rows, RUN_COLUMNS), params)
 
+    @_retried
     def epochs(self, study: Filter = None, run_ids: Iterable[int] | None = None) -> pd.DataFrame:
         """Epoch rows of the runs in `study` and/or `run_ids`, ordered by run id and epoch;
         columns `EPOCH_COLUMNS`."""
@@ -368,6 +419,7 @@ class Store:
                     rows.extend(connection.execute(base.where(Epoch.run_id.in_(chunk))).all())
         return frame(rows, EPOCH_COLUMNS)
 
+    @_retried
     def studies(self) -> pd.DataFrame:
         """One row per study: name, creation time, polybench version, study file text, run count."""
         runs = func.count(Run.id)

@@ -82,18 +82,58 @@ def one_line(error: BaseException, url: str | None = None) -> str:
     return reason or type(error).__name__
 
 
-def storage_error(url: str, action: str, error: BaseException) -> StorageError:
-    """A one-line StorageError: `cannot <action> <url>: <driver's reason>`."""
-    return StorageError(f"cannot {action} {display_url(url)}: {one_line(error, url)}")
+def storage_error(
+    url: str, action: str, error: BaseException, *, during: str | None = None
+) -> StorageError:
+    """A one-line StorageError: `cannot <action> <url> [(during)]: <driver's reason>[; what to
+    do]`."""
+    reason = one_line(error, url)
+    advice = next((text for key, text in _ADVICE if key in reason.lower()), None)
+    where = f"{display_url(url)} ({during})" if during else display_url(url)
+    return StorageError(f"cannot {action} {where}: {reason}" + (f"; {advice}" if advice else ""))
 
 
-def create_storage_engine(url: str) -> Engine:
-    """An Engine for `url`, set up for several writers.
+# What to do about the driver errors people meet, keyed by a piece of the driver's message.
+_ADVICE = (
+    (
+        "readonly database",
+        "the file or its folder is read-only; make both writable (SQLite writes -wal and -shm "
+        "files beside it), or use a copy",
+    ),
+    (
+        "file is not a database",
+        "the file is damaged or not a SQLite database; restore it from a backup or point "
+        "--storage at another file",
+    ),
+    (
+        "malformed",
+        "the file is damaged; restore it from a backup, or try `sqlite3 FILE .recover`",
+    ),
+    (
+        "database is locked",
+        "another program holds a write lock on it; close that program (or wait) and try again",
+    ),
+    (
+        "unable to open database file",
+        "check that the path exists and that its folder is readable and writable",
+    ),
+    ("disk i/o error", "check the disk and the file's permissions"),
+    (
+        "connection refused",
+        "is the database server running and listening on that host and port?",
+    ),
+    ("password authentication failed", "check the user name and password in the URL"),
+)
+
+
+def create_storage_engine(url: str, *, read_only: bool = False) -> Engine:
+    """An Engine for `url`, set up for several writers (or, `read_only`, for reading only).
 
     SQLite: WAL journal, a 30 s busy timeout and foreign keys on every connection; transactions
     opened through `engine.execution_options(polybench_write=True)` start with
     `BEGIN IMMEDIATE`, so a writer waits for the lock instead of failing half way.
-    PostgreSQL: psycopg 3 with a connect timeout and pre-ping.
+    PostgreSQL: psycopg 3 with a connect timeout and pre-ping. `read_only` SQLite opens the
+    file with `mode=ro` (never created, never written) and StorageError when it is missing.
     """
     parsed = parse_url(sqlalchemy_url(url))
     backend = parsed.get_backend_name()
@@ -103,7 +143,15 @@ def create_storage_engine(url: str) -> Engine:
             f"polybench stores results in {' or '.join(SUPPORTED_BACKENDS)} "
             f"(for example {_EXAMPLES})"
         )
+    if backend == "sqlite" and is_sqlite_memory(parsed):
+        raise StorageError(
+            f"cannot use storage {display_url(url)!r}: it is a SQLite database in memory, which "
+            "each worker process would get a copy of and which vanishes when polybench exits; "
+            "give a file instead, e.g. sqlite:///polybench.db"
+        )
     options: dict[str, Any] = {}
+    if backend == "sqlite" and read_only:
+        parsed = _sqlite_read_only(url, parsed)
     if backend == "sqlite":
         options["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False}
     else:
@@ -115,11 +163,44 @@ def create_storage_engine(url: str) -> Engine:
     except (ArgumentError, NoSuchModuleError, ImportError) as error:
         raise storage_error(url, "open storage", error) from None
     if backend == "sqlite":
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, read_only=read_only)
     return engine
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _sqlite_read_only(url: str, parsed: URL) -> URL:
+    """`parsed` as a `file:...?mode=ro` URI; StorageError naming the path when it is missing."""
+    from pathlib import Path
+    from urllib.parse import quote
+
+    database = str(parsed.database)
+    if database.startswith("file:"):
+        return parsed.update_query_dict({"mode": "ro", "uri": "true"})
+    path = Path(database).expanduser().resolve()
+    if not path.is_file():
+        raise StorageError(
+            f"no results database at {path} (from storage URL {display_url(url)!r}); check "
+            "--storage and $POLYBENCH_STORAGE, or create it with `polybench run STUDY.yaml`"
+        )
+    query = {"mode": "ro", "uri": "true"}
+    wal = path.with_name(path.name + "-wal")
+    if not os.access(path.parent, os.W_OK) and not wal.exists():
+        # Nobody can write here (no journal can be created), and a WAL database cannot be
+        # opened read-only without creating its -shm file: read it as an immutable file.
+        query["immutable"] = "1"
+    return parsed.set(database=f"file:{quote(str(path))}").update_query_dict(query)
+
+
+def is_sqlite_memory(parsed: URL) -> bool:
+    """Whether a parsed sqlite URL names an in-memory database (`sqlite://`, `:memory:`)."""
+    database = parsed.database or ""
+    return (
+        database in ("", ":memory:")
+        or database.startswith("file::memory:")
+        or parsed.query.get("mode") == "memory"
+    )
+
+
+def _configure_sqlite(engine: Engine, *, read_only: bool = False) -> None:
     # SQLAlchemy's documented recipe: the driver emits no BEGIN of its own, we emit it, so DDL
     # is transactional and writers can ask for the write lock up front.
     @event.listens_for(engine, "connect")
@@ -127,8 +208,9 @@ def _configure_sqlite(engine: Engine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
-        cursor.execute("PRAGMA journal_mode = WAL")
-        cursor.execute("PRAGMA synchronous = NORMAL")
+        if not read_only:  # switching the journal writes to the file
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
 

@@ -17,6 +17,7 @@ which loss the evidence supports and what each comparison could have detected;
 
 from polybench.report._export import (
     EXPORT_FORMATS,
+    check_output,
     epochs_path,
     export,
     export_format,
@@ -66,6 +67,7 @@ __all__ = [
     "SUMMARY_COLUMNS",
     "across_task_lines",
     "check_format",
+    "check_output",
     "display_frame",
     "epochs",
     "epochs_path",

@@ -51,6 +51,30 @@ def epochs_path(path: str | Path) -> Path:
     return path.with_name(f"{path.stem}_epochs{path.suffix}")
 
 
+def check_output(paths: list[Path], *, force: bool = False) -> None:
+    """ValueError (one line) unless every file of `paths` may be written: its folder exists
+    (polybench creates no folders) and, without `force`, the file does not exist yet."""
+    for path in paths:
+        folder = path.parent
+        if not folder.is_dir():
+            raise ValueError(
+                f"cannot write {str(path)!r}: the folder {str(folder)!r} does not exist; "
+                "create it first (polybench creates no folders)"
+            )
+    existing = [str(path) for path in paths if path.exists()]
+    if existing and not force:
+        raise ValueError(
+            f"cannot write {existing[0]!r}: {' and '.join(map(repr, existing))} already "
+            f"exist{'s' if len(existing) == 1 else ''}; pass --force to overwrite"
+        )
+
+
+def output_paths(to: str | Path) -> list[Path]:
+    """The files an export to `to` writes: one Excel workbook, else runs and epochs files."""
+    path = Path(to)
+    return [path] if export_format(path) == ".xlsx" else [path, epochs_path(path)]
+
+
 def export(
     storage: str | None,
     study: str,
@@ -59,16 +83,26 @@ def export(
     loss: Filter = None,
     phase: Filter = None,
     state: Filter = None,
+    *,
+    force: bool = False,
 ) -> list[Path]:
     """Write the study's runs and epochs to `to` (format by extension); returns the files written.
+
+    Existing files are kept unless `force`; the folder must exist. ValueError says which file.
 
     >>> export("sqlite:///polybench.db", "quickstart", "runs.parquet")  # doctest: +SKIP
     [PosixPath('runs.parquet'), PosixPath('runs_epochs.parquet')]
     """
-    export_format(to)
+    check_output(output_paths(to), force=force)
     selected = runs(storage, study, task=task, loss=loss, phase=phase, state=state)
     curves = epochs(storage, study, task=task, loss=loss, phase=phase, state=state)
-    return write_export(selected, curves, to)
+    try:
+        return write_export(selected, curves, to)
+    except OSError as error:
+        raise ValueError(
+            f"cannot write {str(error.filename or to)!r}: {error.strerror or error}; "
+            "choose a file in a folder you can write to"
+        ) from None
 
 
 def write_export(
@@ -77,7 +111,6 @@ def write_export(
     """Write a runs frame and an epochs frame to `to` in the format its extension names."""
     suffix = export_format(to)
     path = Path(to)
-    path.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".xlsx":
         for name, frame in (("runs", runs_frame), ("epochs", epochs_frame)):
             if len(frame) > EXCEL_MAX_ROWS:

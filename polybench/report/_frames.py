@@ -32,7 +32,7 @@ Filter = str | Sequence[str] | None
 def _store(storage: str | None) -> Iterator[Store]:
     from polybench.db import open_store
 
-    store = open_store(storage)
+    store = open_store(storage, read_only=True)  # reports never create or change a database
     try:
         yield store
     finally:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from polybench.config import StudyConfig, load_study, parse_study
+from polybench.db._retry import DEFAULT_RETRY_SECONDS
 from polybench.runner._placement import (
     WorkerLayout,
     choose_workers,
@@ -37,6 +38,13 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 INTERRUPTED_EXIT_CODE = 130
+# A worker (or the run) stopped because the results database stayed unreachable (EX_TEMPFAIL).
+STORAGE_EXIT_CODE = 75
+# A worker whose parent died, or that the parent stops, gets this long to give its trial back.
+REAP_GRACE_SECONDS = 5.0
+WATCHDOG_SECONDS = 1.0
+_PR_SET_PDEATHSIG = 1
+_RESUME = "nothing is lost: run the same command again once the database is back"
 
 
 @dataclass(frozen=True)
@@ -61,6 +69,11 @@ class StudySummary:
     table: pd.DataFrame | None = None
     worker_exit_codes: tuple[int, ...] = ()
     layout: WorkerLayout | None = None
+
+    @property
+    def storage_lost(self) -> bool:
+        """Whether a worker stopped because the results database stayed unreachable."""
+        return STORAGE_EXIT_CODE in self.worker_exit_codes
 
     @property
     def planned_runs(self) -> int:
@@ -92,6 +105,7 @@ def run_study(
     workers_per_device: int = 1,
     console: Console | None = None,
     progress: bool = True,
+    storage_retry: float = DEFAULT_RETRY_SECONDS,
 ) -> StudySummary:
     """Run (or resume) a study: search every (task, loss), then confirm over seeds.
 
@@ -102,13 +116,16 @@ def run_study(
     ("auto" or "cuda:0,cuda:1") places the workers round-robin on those devices,
     `workers_per_device` of them each. `dry_run` only validates and plans.
     Ctrl-C (SIGINT) or SIGTERM stops cleanly: the trial in progress is recorded as interrupted
-    and queued again, and the next call resumes.
+    and queued again, and the next call resumes. A database fault (lost connection, server
+    restart, locked SQLite file) is retried for up to `storage_retry` seconds; after that the
+    trial goes back to the queue and StorageUnavailable is raised (the next call resumes).
 
     >>> summary = run_study("studies/quickstart.yaml", "sqlite:///demo.db")  # doctest: +SKIP
     >>> summary.stored_runs == summary.planned_runs                           # doctest: +SKIP
     True
     """
     from polybench.db import display_url, open_store, resolve_storage_url
+    from polybench.db._retry import StorageRetry, StorageUnavailable
     from polybench.runner._worker import Interrupts, Worker, open_optuna_storage
 
     config = (
@@ -124,7 +141,7 @@ def run_study(
         )
 
     started = time.monotonic()
-    store = open_store(url)
+    store = open_store(url, retry=StorageRetry(storage_retry))
     try:
         store.ensure_study(config.name, config.text or config.model_dump_json())
         # Creating Optuna's tables once here keeps parallel workers from racing to do it.
@@ -147,9 +164,11 @@ def run_study(
                 if layout.workers == 1:
                     local = _on_device(config, layout.devices[0])
                     local_plan = plan if local is config else build_plan(local)
-                    Worker(local_plan, store, optuna_storage, interrupts=interrupts).run()
+                    report = Worker(local_plan, store, optuna_storage, interrupts=interrupts).run()
+                    if report.storage_error is not None:
+                        raise StorageUnavailable(f"{report.storage_error}; {_RESUME}")
                 else:
-                    codes = _run_processes(config, url, layout, interrupts)
+                    codes = _run_processes(config, url, layout, interrupts, storage_retry)
             finally:
                 if live is not None:
                     live.__exit__(None, None, None)
@@ -181,7 +200,7 @@ def study_status(storage: str | None = None, study: str | None = None) -> pd.Dat
     """
     from polybench.db import open_store
 
-    with open_store(storage) as store:
+    with open_store(storage, read_only=True) as store:
         studies = store.studies()
         if study is None:
             rows = []
@@ -286,31 +305,45 @@ def _on_device(config: StudyConfig, device: str | None) -> StudyConfig:
 
 
 def _run_processes(
-    config: StudyConfig, url: str, layout: WorkerLayout, interrupts: Any
+    config: StudyConfig, url: str, layout: WorkerLayout, interrupts: Any, storage_retry: float
 ) -> tuple[int, ...]:
     """Start the layout's worker processes and wait for them; forward a stop request once."""
     context = multiprocessing.get_context("spawn")
     processes = [
         context.Process(
             target=worker_process,
-            args=(config.text, config.source, url, index, layout.threads, layout.devices[index]),
+            args=(
+                config.text,
+                config.source,
+                url,
+                index,
+                layout.threads,
+                layout.devices[index],
+                storage_retry,
+                os.getpid(),
+            ),
             name=f"polybench-worker-{index}",
         )
         for index in range(layout.workers)
     ]
-    for process in processes:
-        process.start()
-    forwarded = False
-    while any(p.is_alive() for p in processes):
-        if interrupts.requested and not forwarded:
-            forwarded = True
-            for process in processes:
-                if process.is_alive() and process.pid is not None:
-                    os.kill(process.pid, signal.SIGINT)
+    try:
         for process in processes:
-            process.join(timeout=0.2)
+            process.start()
+        forwarded = False
+        while any(p.is_alive() for p in processes):
+            if interrupts.requested and not forwarded:
+                forwarded = True
+                for process in processes:
+                    if process.is_alive() and process.pid is not None:
+                        os.kill(process.pid, signal.SIGINT)
+            for process in processes:
+                process.join(timeout=0.2)
+    finally:
+        _reap(processes)
     codes = tuple(int(p.exitcode if p.exitcode is not None else -1) for p in processes)
     for index, code in enumerate(codes):
+        if code == STORAGE_EXIT_CODE:
+            continue  # the worker said why in one line
         if code not in (0, INTERRUPTED_EXIT_CODE):
             logger.warning(
                 "worker %d ended with exit code %d; its trial is retried once its heartbeat "
@@ -321,6 +354,52 @@ def _run_processes(
     return codes
 
 
+def _reap(processes: list[Any]) -> None:
+    """Stop and wait for every worker still running (on any way out of the parent): SIGTERM
+    first (the trial in progress is given back), SIGKILL after a grace period."""
+    alive = [p for p in processes if p.pid is not None and p.is_alive()]
+    for process in alive:
+        process.terminate()
+    deadline = time.monotonic() + REAP_GRACE_SECONDS
+    for process in alive:
+        process.join(timeout=max(0.0, deadline - time.monotonic()))
+    for process in alive:
+        if process.is_alive():
+            process.kill()
+            process.join()
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Make this worker stop when the process that started it dies, however it dies.
+
+    Linux: the kernel sends SIGTERM at the parent's death (prctl PR_SET_PDEATHSIG). Everywhere:
+    a watchdog thread sees the parent's PID gone (we were re-parented) within a second and sends
+    SIGTERM to this process, then exits it hard if it has not stopped after a grace period.
+    """
+    import sys
+    import threading
+
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        except (OSError, AttributeError):  # no prctl: the watchdog below still works
+            logger.debug("prctl(PR_SET_PDEATHSIG) unavailable")
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(WATCHDOG_SECONDS)
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(REAP_GRACE_SECONDS)
+        os._exit(INTERRUPTED_EXIT_CODE)
+
+    if os.getppid() != parent_pid:  # the parent died before we got here
+        os._exit(INTERRUPTED_EXIT_CODE)
+    threading.Thread(target=watch, name="polybench-parent-watchdog", daemon=True).start()
+
+
 def worker_process(
     config_text: str,
     source: str | None,
@@ -328,22 +407,33 @@ def worker_process(
     index: int,
     threads: int,
     device: str | None = None,
+    storage_retry: float = DEFAULT_RETRY_SECONDS,
+    parent_pid: int | None = None,
 ) -> None:
-    """Entry point of a spawned worker process."""
+    """Entry point of a spawned worker process; it stops when its parent dies."""
     import sys
 
     import torch
 
-    from polybench.db import open_store
+    from polybench.db import StorageError, open_store
+    from polybench.db._retry import StorageRetry, StorageUnavailable
     from polybench.runner._worker import Interrupts, Worker, open_optuna_storage
 
-    torch.set_num_threads(threads)
-    logging.basicConfig(level=logging.WARNING, format=f"worker {index}: %(message)s")
     interrupts = Interrupts()
     interrupts.install()
+    die_with_parent(parent_pid if parent_pid is not None else os.getppid())
+    torch.set_num_threads(threads)
+    logging.basicConfig(level=logging.WARNING, format=f"worker {index}: %(message)s")
     config = _on_device(parse_study(config_text, source=source), device)
     plan = build_plan(config)
-    with open_store(url) as store:
-        storage = open_optuna_storage(url, config, store)
-        report = Worker(plan, store, storage, worker_index=index, interrupts=interrupts).run()
+    try:
+        with open_store(url, retry=StorageRetry(storage_retry)) as store:
+            storage = open_optuna_storage(url, config, store)
+            report = Worker(plan, store, storage, worker_index=index, interrupts=interrupts).run()
+    except StorageError as error:
+        logger.error("stopped: %s", error)
+        sys.exit(STORAGE_EXIT_CODE if isinstance(error, StorageUnavailable) else 1)
+    if report.storage_error is not None:
+        logger.error("stopped: %s; %s", report.storage_error, _RESUME)
+        sys.exit(STORAGE_EXIT_CODE)
     sys.exit(INTERRUPTED_EXIT_CODE if report.interrupted else 0)

@@ -128,8 +128,16 @@ def requeue(study: optuna.Study, trial: FrozenTrial, *, lost_worker: bool) -> bo
     A trial whose worker died is retried `MAX_LOST_RETRIES` time(s); a trial the user
     interrupted is always retried. Returns whether a retry was queued.
     """
+    slot = origin(trial)
+    newer = [
+        t
+        for t in study.get_trials(deepcopy=False)
+        if t._trial_id > trial._trial_id and origin(t) == slot and not is_skipped(t)
+    ]
+    if newer:  # already queued again (a worker gave it back before its heartbeat went stale)
+        return True
     user_attrs = {k: v for k, v in trial.user_attrs.items() if k != SKIPPED}
-    user_attrs[ORIGIN] = origin(trial)
+    user_attrs[ORIGIN] = slot
     if lost_worker:
         user_attrs[LOST] = int(user_attrs.get(LOST, 0)) + 1
         if user_attrs[LOST] > MAX_LOST_RETRIES:
@@ -175,7 +183,7 @@ class StaleTrialHandler:
                 train_throughput=None,
                 eval_throughput=None,
                 wall_time=None,
-                epochs_done=0,
+                epochs_done=None,
             )
 
 

@@ -22,6 +22,7 @@ import optuna
 from optuna.trial import TrialState
 
 from polybench.config import DIRECTIONS, StudyConfig, TaskSpec
+from polybench.db._retry import StorageRetry, StorageUnavailable
 from polybench.runner import _trials
 from polybench.runner._plan import PairPlan, StudyPlan
 from polybench.runner._registry import PRUNERS, SAMPLERS, SearchContext
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 POLL_SECONDS = 1.0
+# How long a worker that lost the database tries to give its trial back before it stops.
+GIVE_BACK_SECONDS = 10.0
 
 
 class TrialSkipped(Exception):
@@ -44,6 +47,20 @@ class TrialFailed(Exception):
 
 class TrialInterrupted(Exception):
     """The user interrupted the trial; it was queued again for the next run."""
+
+
+class StorageLost(BaseException):
+    """The results database stayed unreachable; the worker stops.
+
+    A BaseException, so that Optuna passes it through without telling the trial FAIL (that
+    would need the database it just lost, and would spend the trial's slot): the trial was
+    given back to the queue where the database allowed it, else its heartbeat goes stale and
+    the next run retries it.
+    """
+
+    def __init__(self, error: StorageUnavailable) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 class Interrupts:
@@ -89,21 +106,29 @@ class WorkerReport:
 
     trials: int = 0
     interrupted: bool = False
+    storage_error: str | None = None  # why the worker stopped early: the database was lost
 
 
 def open_optuna_storage(
-    url: str, config: StudyConfig, store: Store | None
+    url: str, config: StudyConfig, store: Store | None, retry: StorageRetry | None = None
 ) -> optuna.storages.RDBStorage:
-    """Optuna's RDB storage on polybench's URL, with heartbeats (and retries when `store`)."""
-    import warnings
+    """Optuna's RDB storage on polybench's URL, with heartbeats (and retries when `store`).
+
+    Its calls retry transient faults like the store's (`retry`, default the store's), and its
+    tables are created under a lock, so workers starting together on a new database all work.
+    """
+    from polybench.runner._storage import RetryingRDBStorage, schema_lock
 
     kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
         kwargs["engine_kwargs"] = {"connect_args": {"timeout": 60}}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return optuna.storages.RDBStorage(
+    else:
+        kwargs["engine_kwargs"] = {"pool_pre_ping": True}
+    retry = retry or (store.retry if store is not None else StorageRetry())
+    with schema_lock(url):
+        return RetryingRDBStorage(
             url,
+            retry=retry,
             heartbeat_interval=config.heartbeat.interval_seconds,
             grace_period=config.heartbeat.grace_seconds,
             heartbeat_stale_trial_callback=(
@@ -137,10 +162,25 @@ class Worker:
         self._studies: dict[str, optuna.Study] = {}
         self._tasks: dict[str, Any] = {}
         self._no_best_warned: set[str] = set()
+        self._run_id: int | None = None
 
     # -- the loop ------------------------------------------------------------------------------
 
     def run(self) -> WorkerReport:
+        """Run trials until the plan is done, a stop is requested or the database is lost
+        (`report.storage_error` then says why, in one line)."""
+        try:
+            return self._loop()
+        except StorageLost as lost:
+            self.report.storage_error = str(lost.error)
+        except Exception as error:
+            fault = storage_fault(error)
+            if fault is None:
+                raise
+            self.report.storage_error = str(fault)
+        return self.report
+
+    def _loop(self) -> WorkerReport:
         optuna.logging.set_verbosity(optuna.logging.ERROR)
         while not self.interrupts.requested:
             busy = False
@@ -190,8 +230,16 @@ class Worker:
         return "done"
 
     def _optimize(self, study: optuna.Study, objective: Callable[[optuna.Trial], Any]) -> None:
+        def guarded(trial: optuna.Trial) -> Any:
+            self._run_id = None
+            try:
+                return objective(trial)
+            except StorageUnavailable as error:
+                self._give_back(trial, error)
+                raise StorageLost(error) from None
+
         study.optimize(
-            objective,
+            guarded,
             n_trials=1,
             catch=(TrialSkipped, TrialFailed, TrialInterrupted),
             gc_after_trial=False,
@@ -339,6 +387,7 @@ class Worker:
             trial_number=int(trial.user_attrs.get(_trials.ORIGIN, trial.number)),
             environment=_environment(self.config.device),
         )
+        self._run_id = run_id
         trial.set_user_attr(_trials.RUN_ID, run_id)
         objectives = self.config.search.objectives
         progress_metric = "val_loss" if DIRECTIONS[objectives[0]] == "minimize" else "val_accuracy"
@@ -378,6 +427,8 @@ class Worker:
                     on_epoch=on_epoch,
                     **options,
                 )
+        except StorageUnavailable:
+            raise
         except KeyboardInterrupt:
             self._finish_failed(run_id, "interrupted by the user; runs again on resume")
             _trials.requeue(trial.study, self.storage.get_trial(trial._trial_id), lost_worker=False)
@@ -431,8 +482,26 @@ class Worker:
             train_throughput=None,
             eval_throughput=None,
             wall_time=None,
-            epochs_done=0,
+            epochs_done=None,
         )
+
+    def _give_back(self, trial: optuna.Trial, error: StorageUnavailable) -> None:
+        """After the database was lost mid-trial: put the trial back in the queue (not a
+        spent FAIL) and end its run row, keeping its epochs, if the database allows it within
+        a few seconds; otherwise the next run finds the trial's heartbeat stale and retries it."""
+        run_id, self._run_id = self._run_id, None
+        try:
+            with self.store.retry.brief(GIVE_BACK_SECONDS):
+                frozen = self.storage.get_trial(trial._trial_id)
+                _trials.requeue(trial.study, frozen, lost_worker=False)
+                self.storage.set_trial_user_attr(trial._trial_id, "failure_reason", str(error))
+                self.storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+                if run_id is not None:
+                    self._finish_failed(
+                        run_id, "the results database was unreachable; runs again on resume"
+                    )
+        except Exception as cleanup:
+            logger.info("could not give the trial back yet (%s); the next run retries it", cleanup)
 
     def _task(self, spec: TaskSpec) -> Any:
         if spec.task not in self._tasks:
@@ -517,6 +586,20 @@ def _environment(device: str) -> Any:
     from polybench.train import environment, resolve_device
 
     return environment(resolve_device(device))
+
+
+def storage_fault(error: BaseException) -> StorageUnavailable | None:
+    """The StorageUnavailable behind `error`, if any (Optuna may wrap it while telling)."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, StorageUnavailable):
+            return current
+        if isinstance(current, StorageLost):
+            return current.error
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def _name_metrics(study: optuna.Study, names: list[str]) -> None:

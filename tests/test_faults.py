@@ -1,0 +1,370 @@
+"""Faults a deployment sees lose nothing: database hiccups and restarts, a killed parent,
+racing first uses. Real databases only: the shared PostgreSQL server (only this test's own
+connections are ever terminated, found by their application_name), SQLite files locked from
+another connection, and a private PostgreSQL cluster for the restart test.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+from sqlalchemy.engine import make_url
+
+from polybench.db import StorageError, open_store
+from polybench.db._retry import StorageRetry, StorageUnavailable, is_transient
+
+CLI = [sys.executable, "-c", "from polybench.cli import main; main()"]
+# cross_entropy (1 search trial) and focal (3 trials), 2 confirm seeds each.
+PLANNED = 1 + 3 + 2 * 2
+
+
+def study_file(
+    tmp_path: Path, name: str, epochs: int = 4, subsample: float = 0.4, heartbeat: int = 5
+) -> Path:
+    text = f"""\
+        name: {name}
+        seed: 0
+        threads: 1
+        heartbeat: {{interval_seconds: {heartbeat}, grace_seconds: {2 * heartbeat}}}
+        tasks:
+          - task: digits
+            model: small_cnn
+            subsample: {subsample}
+            epochs: {epochs}
+        losses:
+          - loss: cross_entropy
+          - loss: focal
+            search: {{gamma: {{low: 0.5, high: 3.0}}}}
+        search: {{trials: 3, sampler: random, pruner: median}}
+        confirm: {{seeds: 2}}
+        """
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def start(path: Path, url: str, *args: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [*CLI, "run", str(path), "--storage", url, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+
+
+def wait_for_epoch(url: str, study: str, process: subprocess.Popen, runs_done: int = 0) -> None:
+    """Wait until a run is mid-training (an epoch written) after `runs_done` runs finished."""
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.stdout.read() if process.stdout else ""
+        try:
+            with open_store(url) as store:
+                runs = store.runs(study=study)
+        except StorageError:
+            runs = None
+        if runs is not None and len(runs):
+            mid = runs[(runs["state"] == "running") & (runs["epochs_done"] >= 1)]
+            if (runs["state"] != "running").sum() >= runs_done and len(mid):
+                return
+        time.sleep(0.05)
+    pytest.fail("no run reached mid-training in time")
+
+
+def assert_plan_finished(url: str, study: str) -> None:
+    """Exactly the planned runs, none doubled, none running, and both baselines confirmed."""
+    with open_store(url) as store:
+        runs = store.runs(study=study)
+    assert len(runs) == PLANNED, runs[["loss", "phase", "state", "seed"]]
+    shown = runs[["loss", "phase", "state", "failure_reason"]]
+    assert set(runs["state"]) <= {"complete", "pruned"}, shown
+    assert not runs.duplicated(["optuna_study", "trial_number"]).any()
+    confirm = runs[runs["phase"] == "confirm"]
+    assert sorted(confirm["loss"]) == ["cross_entropy"] * 2 + ["focal"] * 2
+
+
+def terminate_backends(url: str) -> int:
+    """Terminate every connection of this test's schema (never anyone else's)."""
+    from conftest import _postgres_connect
+
+    schema = make_url(url).query["application_name"]
+    with _postgres_connect() as connection:
+        rows = connection.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE application_name = %s AND pid <> pg_backend_pid()",
+            (schema,),
+        ).fetchall()
+    return len(rows)
+
+
+# -- transient faults are retried ------------------------------------------------------------
+
+
+def test_a_locked_sqlite_file_is_waited_for_then_reported_in_one_line(
+    tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+):
+    # SQLite's own busy wait is 30 s; shortened here so the retries above it show in seconds.
+    monkeypatch.setattr("polybench.db._url.SQLITE_BUSY_TIMEOUT_S", 0.2)
+    with open_store(sqlite_url, retry=StorageRetry(20)) as store:
+        store.ensure_study("locked", "name: locked\n")
+        run_id = store.start_run(
+            study="locked", task="digits", model="small_cnn", loss="cross_entropy",
+            params={}, seed=0, phase="search", optuna_study="locked/x", trial_number=0,
+            environment={"host": "h"},
+        )  # fmt: skip
+        holder = sqlite3.connect(
+            tmp_path / "polybench.db", isolation_level=None, check_same_thread=False
+        )
+        holder.execute("BEGIN EXCLUSIVE")
+        threading.Timer(2.0, holder.rollback).start()
+        started = time.monotonic()
+        store.record_epoch(run_id, 1, 0.5, 0.5, 0.9, 0.1, 1.0, 100.0)  # waits, then writes
+        assert time.monotonic() - started >= 1.5
+        assert store.runs(study="locked")["epochs_done"].tolist() == [1]
+
+        holder.execute("BEGIN EXCLUSIVE")
+        store.retry.seconds = 1.0
+        with pytest.raises(StorageUnavailable) as caught:
+            store.record_epoch(run_id, 2, 0.5, 0.5, 0.9, 0.1, 1.0, 100.0)
+        holder.rollback()
+    message = str(caught.value)
+    assert "\n" not in message
+    assert (
+        "database is locked" in message
+        and sqlite_url in message
+        and "recording an epoch" in message
+    )
+    assert is_transient(caught.value.__cause__)
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_terminated_backends_mid_trial_lose_nothing(tmp_path: Path, pg_url: str):
+    path = study_file(tmp_path, "cut")
+    process = start(path, pg_url)
+    wait_for_epoch(pg_url, "cut", process)
+    killed = 0
+    for _ in range(40):  # connection losses, again and again, during and between writes
+        killed += terminate_backends(pg_url)
+        time.sleep(0.2)
+    assert killed >= 1
+    output, _ = process.communicate(timeout=300)
+    assert process.returncode == 0, output
+    assert "Traceback" not in output
+    assert_plan_finished(pg_url, "cut")
+    # No slot was spent on the fault: no Optuna trial failed.
+    for loss in ("cross_entropy", "focal"):
+        for name in (f"cut/digits/{loss}", f"cut/digits/{loss}/confirm"):
+            trials = optuna.load_study(study_name=name, storage=pg_url).get_trials()
+            assert TrialState.FAIL not in {t.state for t in trials}, name
+
+
+# -- workers die with their parent -----------------------------------------------------------
+
+
+def children(pid: int) -> list[int]:
+    """PIDs of the processes whose parent is `pid`, from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_workers_die_with_a_killed_parent_and_the_rerun_finishes_the_plan(
+    tmp_path: Path, sqlite_url: str
+):
+    path = study_file(tmp_path, "orphans", heartbeat=1)
+    process = start(path, sqlite_url, "--workers", "2")
+    wait_for_epoch(sqlite_url, "orphans", process)
+    workers = children(process.pid)
+    assert len(workers) >= 2
+    process.send_signal(signal.SIGKILL)
+    process.communicate(timeout=30)
+    deadline = time.monotonic() + 10
+    while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    survivors = [pid for pid in workers if alive(pid)]
+    for pid in survivors:  # do not leave them behind for the next test
+        os.kill(pid, signal.SIGKILL)
+    assert not survivors, f"workers {survivors} outlived their parent by 10 s"
+
+    rerun = start(path, sqlite_url, "--workers", "2")
+    output, _ = rerun.communicate(timeout=300)
+    assert rerun.returncode == 0, output
+    assert_plan_finished(sqlite_url, "orphans")
+
+
+# -- concurrent first use --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("processes", [4])
+def test_processes_starting_together_on_an_empty_database_all_succeed(
+    storage_url: str, processes: int
+):
+    import multiprocessing
+
+    import _fault_workers
+
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(processes)
+    results = context.Queue()
+    started = [
+        context.Process(target=_fault_workers.first_use, args=(storage_url, i, barrier, results))
+        for i in range(processes)
+    ]
+    for process in started:
+        process.start()
+    outcomes = dict(results.get(timeout=180) for _ in started)
+    for process in started:
+        process.join(timeout=60)
+    assert outcomes == dict.fromkeys(range(processes), "ok")
+    assert [p.exitcode for p in started] == [0] * processes
+    study = optuna.load_study(study_name="race/digits/cross_entropy", storage=storage_url)
+    assert sorted(t.user_attrs["worker"] for t in study.trials) == list(range(processes))
+
+
+# -- storage that would lose everything ------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:", "sqlite:///file:x?mode=memory"])
+def test_an_in_memory_sqlite_database_is_refused_with_a_reason(url: str):
+    with pytest.raises(StorageError, match=r"in memory.*vanishes.*sqlite:///polybench\.db"):
+        open_store(url)
+    done = subprocess.run(
+        [*CLI, "status", "--storage", url], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 1
+    assert done.stderr.startswith("Error: cannot use storage") and done.stderr.count("\n") == 1
+
+
+# -- a private PostgreSQL server that the test restarts and stops ----------------------------
+
+
+def _pg_bin(name: str) -> str:
+    import glob
+
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    if not found:
+        pytest.skip(f"PostgreSQL's {name} is not installed")
+    return found[-1]
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[tuple[str, Callable[..., None]]]:
+    """A PostgreSQL cluster of this test's own (initdb as user postgres, its own port), never
+    the shared server; yields (URL, pg_ctl) and removes it afterwards."""
+    import pwd
+    import shutil
+    import socket
+    import tempfile
+
+    try:
+        postgres = pwd.getpwnam("postgres")
+    except KeyError:
+        pytest.skip("no postgres user to run a private cluster")
+    if os.geteuid() != 0:
+        pytest.skip("starting a cluster as user postgres needs root")
+    folder = Path(tempfile.mkdtemp(prefix="polybench-pg-"))
+    os.chown(folder, postgres.pw_uid, postgres.pw_gid)
+    data = folder / "data"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+
+    def as_postgres(*command: str) -> None:
+        subprocess.run(
+            ["runuser", "-u", "postgres", "--", *command],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+
+    def pg_ctl(action: str) -> None:
+        options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1"
+        extra = ["-m", "fast"] if action in ("stop", "restart") else []
+        as_postgres(
+            _pg_bin("pg_ctl"), "-D", str(data), "-o", options, "-l", str(folder / "log"),
+            "-w", *extra, action,
+        )  # fmt: skip
+
+    as_postgres(_pg_bin("initdb"), "-D", str(data), "-U", "postgres", "--auth=trust")
+    pg_ctl("start")
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres", pg_ctl
+    finally:
+        with contextlib.suppress(subprocess.SubprocessError):
+            pg_ctl("stop")
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_a_postgresql_restart_mid_study_loses_nothing(tmp_path: Path, private_postgres):
+    url, pg_ctl = private_postgres
+    path = study_file(tmp_path, "restart")
+    process = start(path, url)
+    wait_for_epoch(url, "restart", process)
+    pg_ctl("restart")
+    output, _ = process.communicate(timeout=600)
+    assert process.returncode == 0, output
+    assert "Traceback" not in output
+    assert_plan_finished(url, "restart")
+    for loss in ("cross_entropy", "focal"):
+        for name in (f"restart/digits/{loss}", f"restart/digits/{loss}/confirm"):
+            trials = optuna.load_study(study_name=name, storage=url).get_trials()
+            assert TrialState.FAIL not in {t.state for t in trials}, name
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_a_database_down_longer_than_the_retries_stops_with_one_line_then_resumes(
+    tmp_path: Path, private_postgres
+):
+    url, pg_ctl = private_postgres
+    path = study_file(tmp_path, "outage", heartbeat=1)
+    process = start(path, url, "--storage-retry", "5")
+    wait_for_epoch(url, "outage", process)
+    pg_ctl("stop")
+    output, _ = process.communicate(timeout=300)
+    pg_ctl("start")
+    assert process.returncode == 75, output
+    assert "Traceback" not in output
+    errors = [line for line in output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "run the same command again" in errors[0], output
+    assert "postgres@127.0.0.1" in errors[0]
+
+    started = time.monotonic()
+    rerun = start(path, url)
+    output, _ = rerun.communicate(timeout=600)
+    assert rerun.returncode == 0, output
+    assert_plan_finished(url, "outage")
+    print(f"rerun after the outage finished the plan in {time.monotonic() - started:.0f} s")
