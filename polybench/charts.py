@@ -571,3 +571,52 @@ def interval_figure(
     if baseline is not None and all(map(math.isfinite, (baseline.low, baseline.high))):
         _add_band(figure, baseline)
     return _style(figure, title=title, x="loss", y=label, height=380)
+
+
+def expected_best_figure(curve: pd.DataFrame, *, metric: str = "val_accuracy") -> go.Figure:
+    """Expected best `metric` after k search trials, one line per loss with a ±1 SD band.
+
+    `curve` has the columns of `polybench.stats.expected_best_curve` (`loss, k, expected_best,
+    spread`). A line that flattens early is a loss that is easy to tune (Dodge et al. 2019).
+    """
+    title = f"Expected best {metric_label(metric)} after k search trials"
+    if curve.empty:
+        return _empty_figure("No complete search trials yet.", title)
+    colors = loss_colors(curve["loss"])
+    figure = go.Figure()
+    for loss in ordered_losses(curve["loss"]):
+        points = curve[curve["loss"] == loss].sort_values("k")
+        color = colors[loss]
+        upper = points["expected_best"] + points["spread"]
+        lower = points["expected_best"] - points["spread"]
+        figure.add_trace(
+            go.Scatter(
+                x=[*points["k"], *points["k"][::-1]],
+                y=[*upper, *lower[::-1]],
+                fill="toself",
+                fillcolor=color,
+                opacity=0.15,
+                line={"width": 0},
+                hoverinfo="skip",
+                showlegend=False,
+                legendgroup=loss,
+            )
+        )
+        figure.add_trace(
+            go.Scatter(
+                x=points["k"],
+                y=points["expected_best"],
+                mode="lines+markers",
+                name=loss,
+                legendgroup=loss,
+                line={"color": color, "width": 2},
+                customdata=points[["spread", "n_trials"]].to_numpy(),
+                hovertemplate=(
+                    f"{loss}<br>k=%{{x}}: %{{y:.4f}} ± %{{customdata[0]:.4f}}"
+                    "<br>from %{customdata[1]} complete trials<extra></extra>"
+                ),
+            )
+        )
+    figure = _style(figure, title=title, x="search trials k (log scale)", y=metric_label(metric))
+    figure.update_xaxes(type="log", dtick=math.log10(2))
+    return figure

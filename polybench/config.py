@@ -221,13 +221,19 @@ class SearchSpec(_Strict):
 
     `metric` is one validation metric, or a list `[val_metric, train_throughput]` for a
     multi-objective study (no pruner). `trials` defaults to 10, or to the grid size with the
-    grid sampler.
+    grid sampler. `budget: epochs` equalises the training epochs each loss spends
+    (`trials` x the most epochs a trial trains) instead of the number of trials, so a pruned
+    trial frees its unused epochs for another trial. `repeats: R` runs the whole search R
+    times with different sampler seeds and confirms each result on seeds of its own, so the
+    report can show how much of the spread between confirm runs comes from the search.
     """
 
     trials: int | None = Field(default=None, ge=1, le=MAX_TRIALS)
     sampler: str = "tpe"
     pruner: str = "median"
     metric: str | list[str] = "val_accuracy"
+    budget: Literal["trials", "epochs"] = "trials"
+    repeats: int = Field(default=1, ge=1)
 
     @property
     def objectives(self) -> list[str]:
@@ -242,11 +248,17 @@ class ConfirmSpec(_Strict):
     """The confirm phase: best parameters retrained over `seeds` seeds, scored on test.
 
     `seeds: 0` skips it. `baseline` adds plain cross-entropy confirm runs when the study does
-    not list cross_entropy itself.
+    not list cross_entropy itself (searched under the same budget as every other loss).
+    `vary` names the sources of variance that change from one confirm seed to the next:
+    `init` (weight initialisation), `order` (batch order) and `split` (the task's `data_seed`,
+    the same for every loss at each seed, so runs still pair up).
     """
 
     seeds: int = Field(default=3, ge=0, le=MAX_CONFIRM_SEEDS)
     baseline: bool = True
+    vary: list[Literal["init", "order", "split"]] = Field(
+        default_factory=lambda: ["init", "order"], min_length=1
+    )
 
 
 class HeartbeatSpec(_Strict):
@@ -660,6 +672,18 @@ def _semantic_problems(config: StudyConfig) -> list[tuple[tuple[str | int, ...],
                 add(loc, "the grid sampler needs `values: [...]` for every searched parameter.")
     if search.sampler == "cmaes" and search.multi_objective:
         add(("search", "sampler"), "cmaes optimises one objective; use nsga2, tpe or random.")
+    if search.budget == "epochs" and search.sampler == "grid":
+        add(
+            ("search", "budget"),
+            "budget: epochs needs a sampler that may draw more trials than planned; the grid "
+            "sampler runs each point once. Use budget: trials with a grid.",
+        )
+    if len(set(config.confirm.vary)) != len(config.confirm.vary):
+        add(("confirm", "vary"), f"lists a source twice: {config.confirm.vary}.")
+    if not found:
+        from polybench.runner._plan import budget_problems
+
+        found.extend(budget_problems(config))
     return found
 
 

@@ -5,11 +5,13 @@ by indexing a shuffled permutation: no DataLoader, no worker processes, no per-b
 between host and device. Evaluation runs under `torch.inference_mode`.
 
 What a run reports (`RunResult`): accuracy, macro-F1, balanced accuracy and expected calibration
-error on the validation and test splits, the per-epoch curve, training throughput (samples/s of
-training steps only, the first step excluded as warm-up, synchronized on CUDA), evaluation
-throughput, wall time and the environment. `val_loss` is the cross-entropy of the validation
-split whatever loss trains, so curves of different losses share one yardstick; probabilities
-for the calibration error are the softmax of the logits.
+error on the validation split, and on the test split only when `evaluate_test=True` (search
+trials pass False, so no setting can be picked by its test score), the per-epoch curve (with
+every validation metric, so a pruner can watch the study's objective), training throughput
+(samples/s of training steps only, the first step excluded as warm-up, synchronized on CUDA),
+evaluation throughput, wall time and the environment. `val_loss` is the cross-entropy of the
+validation split whatever loss trains, so curves of different losses share one yardstick;
+probabilities for the calibration error are the softmax of the logits.
 
 A run whose training or validation loss turns NaN or infinite stops at once with state "failed"
 and a reason naming the epoch and step; its metrics are NaN. `on_epoch(record)` returning True
@@ -63,7 +65,7 @@ ECE_BINS = 15
 class EpochRecord:
     """One point of the training curve. `lr` is the learning rate at the epoch's first step;
     `seconds` the epoch's wall time (training and validation); `train_throughput` samples/s of
-    its training steps."""
+    its training steps. The validation metrics are those of `classification_metrics`."""
 
     epoch: int
     train_loss: float
@@ -72,6 +74,9 @@ class EpochRecord:
     lr: float
     seconds: float
     train_throughput: float
+    val_macro_f1: float = math.nan
+    val_balanced_accuracy: float = math.nan
+    val_ece: float = math.nan
 
 
 @dataclass(frozen=True)
@@ -89,8 +94,9 @@ class Environment:
 class RunResult:
     """The outcome of `fit`. `state` is "complete", "pruned" or "failed" (then
     `failure_reason` says why and the metrics are NaN). `metrics` has the keys of
-    `METRIC_NAMES`. `settings` holds the resolved training settings (defaults filled in) and,
-    under `task_options`, the task's condition (data_seed, subsample, imbalance, label_noise, ...)
+    `METRIC_NAMES`; the test ones are NaN when `fit` ran with `evaluate_test=False`.
+    `settings` holds the resolved training settings (defaults filled in) and, under
+    `task_options`, the task's condition (data_seed, subsample, imbalance, label_noise, ...)
     as plain values."""
 
     state: str
@@ -306,6 +312,7 @@ class _Settings:
     eval_batch_size: int
     grad_clip: float | None
     seed: int
+    order_seed: int
     model_params: dict[str, Any]
     amp: str | None = None
     channels_last: bool = False
@@ -335,6 +342,8 @@ def fit(
     model_params: Mapping[str, Any] | None = None,
     on_epoch: Callable[[EpochRecord], bool | None] | None = None,
     threads: int | None = None,
+    evaluate_test: bool = True,
+    order_seed: int | None = None,
     amp: str | None = None,
     channels_last: bool = False,
     compile: bool = False,
@@ -344,6 +353,9 @@ def fit(
     `task` is a loaded `TaskData` or a task name (loaded with default options). Settings left
     None take the task's defaults (`task.defaults`). `schedule` is applied per step after
     `warmup_epochs` of linear warm-up. `threads` sets torch's CPU threads for this run only.
+    `seed` draws the initial weights and `order_seed` (default: `seed`) the batch order, so the
+    two sources of variance can be varied apart. `evaluate_test=False` never touches the test
+    split: the test metrics are NaN (what the runner's search trials do).
     `amp="bf16"` runs forward passes under `torch.autocast` in bfloat16 (the losses compute in
     float32 inside); `channels_last` stores image batches and the model in channels-last
     layout; `compile` trains through `torch.compile`d model and loss, and falls back to eager
@@ -375,6 +387,7 @@ def fit(
         eval_batch_size=int(eval_batch_size),
         grad_clip=grad_clip,
         seed=int(seed),
+        order_seed=int(seed if order_seed is None else order_seed),
         model_params=validate_model(model, data, model_params or {}),
         amp=amp,
         channels_last=bool(channels_last),
@@ -391,7 +404,9 @@ def fit(
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(settings.seed)
             net = build_model(model, data, **settings.model_params).to(target)
-            return _train(data, net, loss_fn.to(target), settings, target, on_epoch, started)
+            return _train(
+                data, net, loss_fn.to(target), settings, target, on_epoch, started, evaluate_test
+            )
     finally:
         if threads is not None:
             torch.set_num_threads(previous_threads)
@@ -425,6 +440,7 @@ def _train(
     device: torch.device,
     on_epoch: Callable[[EpochRecord], bool | None] | None,
     started: float,
+    evaluate_test: bool = True,
 ) -> RunResult:
     x_train, y_train = data.train.x.to(device), data.train.y.to(device)
     x_val, y_val = data.val.x.to(device), data.val.y.to(device)
@@ -464,7 +480,7 @@ def _train(
     )
     # a finite-loss check costs a host sync: every step on CPU, every 16 steps on CUDA
     check_every = 1 if device.type == "cpu" else 16
-    order = torch.Generator().manual_seed(s.seed)
+    order = torch.Generator().manual_seed(s.order_seed)
 
     curve: list[EpochRecord] = []
     state, reason = "complete", None
@@ -509,7 +525,7 @@ def _train(
             with autocast():
                 val_logits = predict(net, x_val, s.eval_batch_size).float()
             val_loss = F.cross_entropy(val_logits.float(), y_val).item()
-            val_acc = (val_logits.argmax(dim=1) == y_val).double().mean().item()
+            val_metrics = classification_metrics(val_logits, y_val, data.num_classes)
             eval_seconds += time.perf_counter() - eval_start
             eval_samples += len(y_val)
             if not math.isfinite(val_loss):
@@ -518,10 +534,13 @@ def _train(
                 epoch=epoch,
                 train_loss=train_loss,
                 val_loss=val_loss,
-                val_accuracy=val_acc,
+                val_accuracy=val_metrics["accuracy"],
                 lr=lr_now,
                 seconds=time.perf_counter() - epoch_start,
                 train_throughput=timed_samples / max(seconds_train, 1e-12),
+                val_macro_f1=val_metrics["macro_f1"],
+                val_balanced_accuracy=val_metrics["balanced_accuracy"],
+                val_ece=val_metrics["ece"],
             )
             curve.append(record)
             logger.debug("epoch %s: %s", epoch, record)
@@ -532,24 +551,21 @@ def _train(
         state, reason = "failed", str(failure)
         logger.warning("run failed: %s", reason)
 
-    if state == "failed" or val_logits is None:
-        metrics = dict.fromkeys(METRIC_NAMES, math.nan)
-    else:
-        eval_start = time.perf_counter()
-        x_test = data.test.x.to(device)
-        if s.channels_last and x_test.dim() == 4:
-            x_test = x_test.contiguous(memory_format=torch.channels_last)
-        with autocast():
-            test_logits = predict(net, x_test, s.eval_batch_size).float()
-        _sync(device)
-        eval_seconds += time.perf_counter() - eval_start
-        eval_samples += len(data.test)
-        metrics = {
-            **classification_metrics(val_logits, y_val, data.num_classes, "val_"),
-            "val_loss": curve[-1].val_loss,
-            **classification_metrics(test_logits, data.test.y, data.num_classes, "test_"),
-        }
-        metrics = {name: metrics[name] for name in METRIC_NAMES}
+    metrics = dict.fromkeys(METRIC_NAMES, math.nan)
+    if state != "failed" and val_logits is not None:
+        metrics |= classification_metrics(val_logits, y_val, data.num_classes, "val_")
+        metrics["val_loss"] = curve[-1].val_loss
+        if evaluate_test:
+            eval_start = time.perf_counter()
+            x_test = data.test.x.to(device)
+            if s.channels_last and x_test.dim() == 4:
+                x_test = x_test.contiguous(memory_format=torch.channels_last)
+            with autocast():
+                test_logits = predict(net, x_test, s.eval_batch_size).float()
+            _sync(device)
+            eval_seconds += time.perf_counter() - eval_start
+            eval_samples += len(data.test)
+            metrics |= classification_metrics(test_logits, data.test.y, data.num_classes, "test_")
     return RunResult(
         state=state,
         failure_reason=reason,

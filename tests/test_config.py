@@ -219,6 +219,7 @@ def test_plan_budgets_follow_the_file():
         tasks: [{task: digits}]
         losses:
           - loss: cross_entropy
+            search: {label_smoothing: {values: [0.0, 0.05, 0.1, 0.15, 0.2, 0.3]}}
           - loss: poly1_cross_entropy
             search: {epsilon: {values: [-1, 0, 1, 2, 4, 8]}}
         search: {sampler: grid, pruner: none}
@@ -226,17 +227,71 @@ def test_plan_budgets_follow_the_file():
         """)
     plan = build_plan(parse_study(grid))
     assert [(p.loss.loss, p.trials, p.model) for p in plan.pairs] == [
-        ("cross_entropy", 1, "small_cnn"),
+        ("cross_entropy", 6, "small_cnn"),
         ("poly1_cross_entropy", 6, "small_cnn"),
     ]
-    # No cross_entropy in the study: a plain cross-entropy baseline is confirmed as well.
+    # No cross_entropy in the study: it is added as the baseline, searched like the others
+    # (its registered label_smoothing range plus the shared lr block), with the same budget.
     baseline = GOOD.replace("  - loss: cross_entropy\n", "")
     pairs = build_plan(parse_study(baseline)).pairs
-    assert [(p.loss.loss, p.trials, p.baseline_only) for p in pairs][-1] == (
-        "cross_entropy",
-        0,
-        True,
-    )
+    added = pairs[-1]
+    assert (added.loss.loss, added.trials, added.added_baseline) == ("cross_entropy", 5, True)
+    assert [p.name for p in added.space] == ["label_smoothing", "lr"]
+    assert {p.trials for p in pairs} == {5}
+
+
+def test_grid_with_unequal_points_per_loss_is_refused_with_the_counts():
+    grid = textwrap.dedent("""\
+        name: sweep
+        tasks: [{task: digits}]
+        losses:
+          - loss: cross_entropy
+          - loss: poly1_cross_entropy
+            search: {epsilon: {values: [-1, 0, 1, 2, 4, 8]}}
+        search: {sampler: grid, pruner: none}
+        """)
+    assert problems(grid) == [
+        "study.yaml:7: search.sampler: the grid gives the losses different budgets (grid "
+        "points: cross_entropy 1, poly1_cross_entropy 6); give every loss the same number of "
+        "points, or set search.trials to at most 1 (cross_entropy has no grid of its own: give "
+        "it `search: {label_smoothing: {values: [...]}}` with 6 values)."
+    ]
+    # Capping the grid with a small enough `trials` makes the budgets equal again.
+    from polybench.runner import build_plan
+
+    capped = build_plan(parse_study(grid.replace("pruner: none", "pruner: none, trials: 1")))
+    assert {p.trials for p in capped.pairs} == {1}
+
+
+def test_a_loss_with_nothing_to_tune_gets_one_trial_and_the_plan_says_why():
+    from polybench.runner import build_plan
+
+    text = textwrap.dedent("""\
+        name: bare
+        tasks: [{task: digits}]
+        losses:
+          - loss: cross_entropy
+            search: {}
+          - loss: poly1_cross_entropy
+            search: {epsilon: {low: -1, high: 4}}
+        search: {trials: 4}
+        """)
+    plan = build_plan(parse_study(text))
+    assert [(p.loss.loss, p.trials) for p in plan.pairs] == [
+        ("cross_entropy", 1),
+        ("poly1_cross_entropy", 4),
+    ]
+    described = plan.describe()
+    assert "cross_entropy: 1 trial(s) over nothing to tune" in described
+    assert "note: nothing to tune (no `search:` range and no shared `tune:` block)" in described
+    assert "budget: NOT equal (digits/cross_entropy 1, digits/poly1_cross_entropy 4)" in described
+    # With a shared tune block the same loss draws it `trials` times: equal budgets again.
+    tuned = build_plan(parse_study(text + "tune: {lr: {low: 1.0e-3, high: 1.0e-2, log: true}}\n"))
+    assert [(p.loss.loss, p.trials) for p in tuned.pairs] == [
+        ("cross_entropy", 4),
+        ("poly1_cross_entropy", 4),
+    ]
+    assert "budget: equal, 4 trials" in tuned.describe()
 
 
 def test_report_margin_is_a_positive_number_in_the_metrics_units():

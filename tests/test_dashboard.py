@@ -28,7 +28,7 @@ from polybench.db import StorageError, open_store
 
 ROOT = Path(__file__).resolve().parents[1]
 APP_FILE = ROOT / "app" / "dashboard.py"
-TABS = ["Overview", "Trade-off", "Sensitivity", "Runs", "Across tasks"]
+TABS = ["Overview", "Trade-off", "Sensitivity", "Runs", "Across tasks", "Budget"]
 
 TINY_STUDY = """\
 name: tiny
@@ -218,6 +218,46 @@ def test_every_tab_renders_charts_and_tables_of_a_real_study(tiny_study_url, mon
     assert sorted(at.tabs[3].dataframe[0].value["run_id"]) == sorted(runs["run_id"])
 
 
+def test_budget_tab_shows_the_ledger_and_the_expected_best_curve(tiny_study_url, monkeypatch):
+    from polybench import stats
+
+    at = _app(tiny_study_url, monkeypatch)
+    _assert_clean(at)
+    with open_store(tiny_study_url) as store:
+        runs = store.runs(study="tiny")
+    budget_tab = at.tabs[TABS.index("Budget")]
+    ledger = budget_tab.dataframe[0].value.set_index("loss")
+    # The ledger's sums are those of the runs table.
+    for loss, group in runs.groupby("loss"):
+        search = group[group["phase"] == "search"]
+        counts = [int((search["state"] == s).sum()) for s in ("complete", "pruned", "failed")]
+        assert ledger.loc[loss, "search complete/pruned/failed"] == "/".join(map(str, counts))
+        assert ledger.loc[loss, "epochs (all)"] == str(int(group["epochs_done"].sum()))
+        assert ledger.loc[loss, "confirm runs"] == str(int((group["phase"] == "confirm").sum()))
+    # One expected-best line per loss, at k = 1, 2 (two complete trials each).
+    figure = _figure(budget_tab, "expected_best")
+    lines = [t for t in figure["data"] if t.get("mode") == "lines+markers"]
+    assert sorted(t["name"] for t in lines) == sorted(runs["loss"].unique())
+    for line in lines:
+        mine = runs[(runs["loss"] == line["name"]) & (runs["phase"] == "search")]
+        scores = mine.loc[mine["state"] == "complete", "val_accuracy"]
+        assert _array(line["x"]) == [1, 2]
+        expected = [stats.expected_best(scores, k)[0] for k in (1, 2)]
+        assert _array(line["y"]) == pytest.approx(expected)
+    assert "Confirm seeds varied: weight init, batch order" in budget_tab.caption[-1].value
+
+
+def test_trade_off_on_test_shows_confirm_runs_only(tiny_study_url, monkeypatch):
+    at = _app(tiny_study_url, monkeypatch)
+    at.radio(key="tradeoff_split").set_value("test").run()  # both phases still selected
+    _assert_clean(at)
+    with open_store(tiny_study_url) as store:
+        runs = store.runs(study="tiny", state="complete")
+    assert runs.loc[runs["phase"] == "search", "test_accuracy"].isna().all()
+    figure = _figure(at, "tradeoff_chart")
+    assert _points(figure) == set(runs.loc[runs["phase"] == "confirm", "run_id"])
+
+
 def test_widgets_change_what_is_shown(tiny_study_url, monkeypatch):
     at = _app(tiny_study_url, monkeypatch)
     with open_store(tiny_study_url) as store:
@@ -354,12 +394,17 @@ def test_study_with_no_finished_run_says_what_is_missing_on_every_tab(sqlite_url
     at = _app(sqlite_url, monkeypatch)
     _assert_clean(at)
     assert [tab.label for tab in at.tabs] == TABS
-    overview, tradeoff, sensitivity, runs, across = at.tabs
+    overview, tradeoff, sensitivity, runs, across, budget = at.tabs
     assert any("No run of task digits has finished yet" in i.value for i in overview.info)
     assert any("No complete runs with this score yet" in i.value for i in tradeoff.info)
     assert any("No tuned hyperparameter varies" in i.value for i in sensitivity.info)
     assert sorted(runs.dataframe[0].value["state"]) == ["failed", "running"]
     assert any("No task has complete confirm runs yet" in i.value for i in across.info)
+    # The failed search run is in the ledger; no complete trial yet, so no curve.
+    ledger = budget.dataframe[0].value
+    assert list(ledger["search complete/pruned/failed"]) == ["0/0/1"]
+    curve = _figure(budget, "expected_best")
+    assert "No complete search trials yet." in json.dumps(curve["layout"]["annotations"])
 
 
 def _fill_pair(url: str, study: str, scores: dict[str, list[float]]) -> None:

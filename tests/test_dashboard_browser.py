@@ -27,7 +27,7 @@ CHROMIUM = os.environ.get("POLYBENCH_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 # Marks Plotly draws: markers and bars (.point), lines, heat-map cells, the empty-chart message.
 DRAWN = ":is(.point, .js-line, .hm, .annotation-text):visible"
-TABS = ["Overview", "Trade-off", "Sensitivity", "Runs", "Across tasks"]
+TABS = ["Overview", "Trade-off", "Sensitivity", "Runs", "Across tasks", "Budget"]
 STUDY = """\
 name: browser
 seed: 0

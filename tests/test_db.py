@@ -189,6 +189,53 @@ def test_downgrade_and_upgrade_keep_data_and_a_behind_database_says_what_to_run(
         assert store.epochs().equals(epochs)
 
 
+def test_upgrade_from_0002_adds_epoch_metrics_and_seeds_and_keeps_rows(storage_url):
+    """A database of the previous schema (0002) keeps its runs and epochs; the new columns
+    (every validation metric per epoch, the init/order/data seeds of a run) start empty."""
+    runner = CliRunner()
+    result = runner.invoke(app, ["db", "upgrade", "0002", "--storage", storage_url])
+    assert result.exit_code == 0, result.output
+    _scalar(
+        storage_url,
+        "INSERT INTO polybench_study (name, config_text, created_at, polybench_version) "
+        "VALUES ('old', 'name: old', '2025-11-30 12:00:00+00:00', '0.1')",
+    )
+    _scalar(
+        storage_url,
+        "INSERT INTO polybench_run (study_id, task, model, loss, params, seed, phase, state, "
+        "epochs_done, started_at, val_accuracy, test_accuracy) SELECT id, 'digits', "
+        "'small_cnn', 'focal', '{}', 0, 'search', 'complete', 1, '2025-11-30 12:00:00+00:00', "
+        "0.9, 0.8 FROM polybench_study",
+    )
+    _scalar(
+        storage_url,
+        "INSERT INTO polybench_epoch (run_id, epoch, train_loss, val_loss, val_accuracy) "
+        "SELECT id, 1, 0.5, 0.4, 0.9 FROM polybench_run",
+    )
+    assert runner.invoke(app, ["db", "upgrade", "--storage", storage_url]).exit_code == 0
+    with open_store(storage_url) as store:
+        runs, epochs = store.runs(), store.epochs()
+        assert list(runs["val_accuracy"]) == [0.9] and list(runs["test_accuracy"]) == [0.8]
+        assert runs[["init_seed", "order_seed", "data_seed"]].isna().all().all()
+        assert list(epochs["val_accuracy"]) == [0.9]
+        assert epochs[["val_macro_f1", "val_balanced_accuracy", "val_ece"]].isna().all().all()
+        # The upgraded database takes the new values.
+        old_id = int(runs["run_id"].iloc[0])
+        store.record_epoch(
+            old_id, 2, 0.3, 0.3, 0.95, 0.1, 1.0, 10.0, val_macro_f1=0.91, val_ece=0.02
+        )
+        seeds = {"init_seed": 5, "order_seed": 6, "data_seed": 7}
+        run_id = _start(store, 7, study="old", seeds=seeds)
+        again = store.epochs()
+        assert list(again["val_macro_f1"].fillna(-1)) == [-1, 0.91]
+        seeds = store.runs().set_index("run_id").loc[run_id, ["init_seed", "order_seed"]]
+        assert list(seeds) == [5, 6]
+    # Back down to 0002 and up again: the rows survive (SQLite must not cascade-delete epochs).
+    assert runner.invoke(app, ["db", "downgrade", "0002", "--storage", storage_url]).exit_code == 0
+    assert _scalar(storage_url, "SELECT count(*) FROM polybench_epoch") == 2
+    assert runner.invoke(app, ["db", "upgrade", "--storage", storage_url]).exit_code == 0
+
+
 def test_database_from_a_newer_polybench_is_refused(storage_url):
     open_store(storage_url).close()
     _scalar(storage_url, f"UPDATE {VERSION_TABLE} SET version_num = '9999'")

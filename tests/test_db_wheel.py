@@ -80,6 +80,7 @@ def test_wheel_carries_migrations_and_upgrades_a_database(tmp_path):
             "polybench_study",
             "polybench_run",
             "polybench_epoch",
+            "polybench_loss_cost",  # migration 0003
             "polybench_alembic_version",
         }
     engine.dispose()

@@ -43,7 +43,7 @@ def test_init_in_an_empty_directory_writes_quickstart_that_plans(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["quickstart.yaml"]
     plan = _cli("run", "quickstart.yaml", "--dry-run", cwd=tmp_path)
     assert plan.returncode == 0, plan.stderr
-    assert "= 50 run(s)" in plan.stdout
+    assert "= 56 run(s)" in plan.stdout  # 4 search trials per loss, cross-entropy included
     again = _cli("init", cwd=tmp_path)
     assert again.returncode == 1
     assert again.stderr.strip() == "Error: quickstart.yaml exists; pass --force to overwrite it"

@@ -442,8 +442,12 @@ def test_cli_report_formats_to_file_and_filters(synth_url, tmp_path):
     args = ["report", "synth", "--storage", synth_url, "--format", "md", "--output", str(out)]
     result = CliRunner().invoke(app, [*args, "--task", "digits", "--loss", "focal"])
     assert result.exit_code == 0, result.output
-    body = [line for line in out.read_text().splitlines() if line.startswith("| digits")]
+    summary, budget = out.read_text().split("**Budget ledger")
+    body = [line for line in summary.splitlines() if line.startswith("| digits")]
     assert len(body) == 1 and "| focal |" in body[0]
+    # the budget section below it (ledger and expected-best table) is filtered the same way
+    rows = [line for line in budget.splitlines() if line.startswith("| ") and "---" not in line]
+    assert all("| digits | focal |" in line for line in rows if not line.startswith("| task"))
     csv = CliRunner().invoke(app, ["report", "synth", "--storage", synth_url, "--format", "csv"])
     assert csv.exit_code == 0
     assert len(pd.read_csv(pd.io.common.StringIO(csv.output))) == 6
@@ -615,6 +619,78 @@ def test_summary_and_export_on_sqlite_and_postgresql(store, storage_url, tmp_pat
     back, curves = report.read_export(written[0])
     pd.testing.assert_frame_equal(back, report.runs(storage_url, "pair"), check_exact=True)
     pd.testing.assert_frame_equal(curves, report.epochs(storage_url, "pair"), check_exact=True)
+
+
+def test_test_scores_of_search_runs_in_an_older_database_are_not_shown(sqlite_url, tmp_path):
+    """An older polybench stored test scores for search runs; reads and exports hide them."""
+    with open_store(sqlite_url) as store:
+        store.ensure_study("old", STUDY_TEXT.replace("name: synth", "name: old"))
+        _run(store, "old", "digits", "focal", {"gamma": 1.0}, 0, "search", 0, "complete", 0.9, 0.8)
+        _run(store, "old", "digits", "focal", {"gamma": 1.0}, 0, "confirm", 0, "complete", 0.9, 0.7)
+        stored = store.runs(study="old")
+    assert stored["test_accuracy"].notna().all()  # the database keeps its columns
+    shown = report.runs(sqlite_url, "old").set_index("phase")
+    assert math.isnan(shown.loc["search", "test_accuracy"])
+    assert math.isnan(shown.loc["search", "test_macro_f1"])
+    assert shown.loc["confirm", "test_accuracy"] == 0.7
+    report.export(sqlite_url, "old", tmp_path / "runs.csv")
+    exported = pd.read_csv(tmp_path / "runs.csv").set_index("phase")
+    assert math.isnan(exported.loc["search", "test_accuracy"])
+    assert exported.loc["confirm", "test_accuracy"] == 0.7
+
+
+def test_budget_ledger_sums_equal_the_rows_of_the_runs_table(synth_url):
+    runs = report.runs(synth_url, "synth")
+    spent = report.budget(synth_url, "synth")
+    ledger = spent.ledger.set_index(["task", "loss"])
+    assert len(ledger) == len(runs.groupby(["task", "loss"]))
+    for (task, loss), group in runs.groupby(["task", "loss"]):
+        row = ledger.loc[(task, loss)]
+        search = group[group["phase"] == "search"]
+        for state in ("complete", "pruned", "failed"):
+            assert row[f"search_{state}"] == (search["state"] == state).sum()
+        assert row["epochs_trained"] == group["epochs_done"].sum()
+        assert row["compute_seconds"] == pytest.approx(group["wall_time"].sum())
+        assert row["confirm_runs"] == (group["phase"] == "confirm").sum()
+    # The summary carries the same ledger columns, one row per task and loss.
+    table = report.summary(synth_url, "synth").set_index(["task", "loss"])
+    columns = ["search_complete", "search_pruned", "search_failed", "epochs_trained"]
+    assert (table[columns] == ledger[columns].loc[table.index]).all().all()
+    assert ledger.loc[("digits", "focal"), "search_failed"] == 1
+
+
+def test_expected_best_table_per_loss_and_the_varied_sources(synth_url):
+    spent = report.budget(synth_url, "synth")
+    curve = spent.curve.set_index(["task", "loss", "k"])
+    # digits / poly1_cross_entropy: 4 complete trials, so k = 1, 2, 4.
+    scores = [v for _, v in SEARCH[("digits", "poly1_cross_entropy")]]
+    rows = curve.loc[("digits", "poly1_cross_entropy")]
+    assert list(rows.index) == [1, 2, 4]
+    assert rows.loc[1, "expected_best"] == pytest.approx(np.mean(scores))
+    assert (
+        rows.loc[4, "expected_best"] > rows.loc[2, "expected_best"] > rows.loc[1, "expected_best"]
+    )
+    assert spent.varied == ("init", "order")
+    line = spent.variance_line()
+    assert "varied: weight init, batch order; held fixed: data split" in line
+    text = report.budget_text(spent, "md")
+    assert "**Budget ledger" in text and "| trials | k=1 | k=2 | k=3 | k=4 |" in text
+    assert "| digits | poly1_cross_entropy | 4/1/0 |" in text
+
+
+def test_cli_report_shows_the_ledger_and_the_curve_under_the_summary(synth_url, tmp_path):
+    out = tmp_path / "report.md"
+    result = CliRunner().invoke(
+        app, ["report", "synth", "--storage", synth_url, "--format", "md", "-o", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    text = out.read_text()
+    assert text.index("Budget ledger") > text.index("| task | loss |")
+    assert "Expected best validation accuracy after k search trials" in text
+    assert "Confirm seeds varied" in text
+    piped = CliRunner().invoke(app, ["report", "synth", "--storage", synth_url])
+    assert piped.exit_code == 0, piped.output
+    assert "search complete/pruned/failed" in piped.output
 
 
 # ---------------------------------------------------------------------------- throughput

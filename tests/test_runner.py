@@ -24,6 +24,7 @@ from polybench.runner import build_plan, run_study, study_status
 from polybench.runner._trials import (
     CONFIRM_PARAMS,
     CONFIRM_SEED,
+    EPOCHS,
     ORIGIN,
     SKIPPED,
     over_budget,
@@ -46,7 +47,8 @@ def study_file(
     sampler: str = "random",
     pruner: str = "none",
 ) -> Path:
-    """A small study: cross_entropy (nothing to tune: 1 trial) and poly1_cross_entropy."""
+    """A small study: cross_entropy (searching its default label_smoothing range) and
+    poly1_cross_entropy, each with `trials` trials."""
     text = f"""\
         name: {name}
         seed: 0
@@ -70,9 +72,9 @@ def study_file(
     return path
 
 
-def expected_runs(trials: int, seeds: int, losses_with_space: int = 1) -> int:
-    """cross_entropy: 1 search trial; each loss with a space: `trials`; every loss: seeds."""
-    return 1 + losses_with_space * trials + 2 * seeds
+def expected_runs(trials: int, seeds: int, losses: int = 2) -> int:
+    """Every loss, cross_entropy included: `trials` search trials and `seeds` confirm runs."""
+    return losses * (trials + seeds)
 
 
 def optuna_trials(url: str, name: str) -> list[optuna.trial.FrozenTrial]:
@@ -82,12 +84,12 @@ def optuna_trials(url: str, name: str) -> list[optuna.trial.FrozenTrial]:
 def test_run_stores_every_planned_run_and_rerun_adds_none(tmp_path: Path, sqlite_url: str):
     path = study_file(tmp_path, trials=2, seeds=2)
     summary = run_study(path, storage=sqlite_url, progress=False)
-    assert summary.planned_runs == expected_runs(2, 2) == 7
+    assert summary.planned_runs == expected_runs(2, 2) == 8
     with open_store(sqlite_url) as store:
         runs = store.runs(study="tiny")
-    assert len(runs) == 7
+    assert len(runs) == 8
     assert set(runs["state"]) <= {"complete", "pruned"}
-    assert (runs["phase"] == "search").sum() == 3 and (runs["phase"] == "confirm").sum() == 4
+    assert (runs["phase"] == "search").sum() == 4 and (runs["phase"] == "confirm").sum() == 4
     # Confirm runs: seeds study seed + 1000 + i, scored on the test split.
     confirm = runs[runs["phase"] == "confirm"]
     assert sorted(confirm["seed"]) == [1000, 1000, 1001, 1001]
@@ -108,7 +110,7 @@ def test_run_stores_every_planned_run_and_rerun_adds_none(tmp_path: Path, sqlite
         after = store.runs(study="tiny")
     assert list(after["run_id"]) == list(runs["run_id"])
     assert list(after["finished_at"]) == list(runs["finished_at"])
-    assert again.stored_runs == 7 and again.complete
+    assert again.stored_runs == 8 and again.complete
 
     # A larger budget in the file tops the search up; nothing finished is run again.
     bigger = study_file(tmp_path, trials=3, seeds=2)
@@ -122,9 +124,116 @@ def test_run_stores_every_planned_run_and_rerun_adds_none(tmp_path: Path, sqlite
     assert list(kept) == list(runs["finished_at"])
 
     status = study_status(sqlite_url, "tiny")
-    assert list(status["search_done"]) == [1, 3] and list(status["search_planned"]) == [1, 3]
+    assert list(status["search_done"]) == [3, 3] and list(status["search_planned"]) == [3, 3]
     listing = study_status(sqlite_url)
     assert list(listing["study"]) == ["tiny"] and listing.loc[0, "runs"] == len(topped)
+
+
+def test_search_runs_never_see_test_data(tmp_path: Path, sqlite_url: str):
+    """After a real study, only confirm runs have test scores (in the database itself)."""
+    path = study_file(tmp_path, name="blind", trials=2, seeds=1)
+    run_study(path, storage=sqlite_url, progress=False)
+    test_columns = ["test_accuracy", "test_macro_f1", "test_balanced_accuracy", "test_ece"]
+    with open_store(sqlite_url) as store:
+        runs = store.runs(study="blind")
+    search, confirm = runs[runs["phase"] == "search"], runs[runs["phase"] == "confirm"]
+    assert len(search) == 4 and search["val_accuracy"].notna().all()
+    assert search[test_columns].isna().all().all()
+    assert len(confirm) == 2 and confirm[test_columns].notna().all().all()
+    # Search runs record their seeds: init and order from the study seed, the task's split.
+    assert (search[["init_seed", "order_seed", "data_seed"]] == 0).all().all()
+
+
+def test_pruner_watches_the_objective_macro_f1(tmp_path: Path, sqlite_url: str):
+    """With objective val_macro_f1 the pruner is handed macro-F1 (not accuracy) each epoch."""
+    path = study_file(tmp_path, name="f1", trials=3, seeds=0, epochs=2, pruner="median")
+    path.write_text(path.read_text().replace("pruner: median}", "pruner: median, "
+                                             "metric: val_macro_f1}"))  # fmt: skip
+    run_study(path, storage=sqlite_url, progress=False)
+    with open_store(sqlite_url) as store:
+        runs = store.runs(study="f1")
+        epochs = store.epochs(study="f1")
+    assert epochs["val_macro_f1"].notna().all() and epochs["val_ece"].notna().all()
+    by_run = epochs.set_index(["run_id", "epoch"])
+    checked = 0
+    for loss in ("cross_entropy", "poly1_cross_entropy"):
+        for trial in optuna_trials(sqlite_url, f"f1/digits/{loss}"):
+            run_id = trial.user_attrs["run_id"]
+            assert trial.intermediate_values  # the pruner was given a value every epoch
+            for epoch, value in trial.intermediate_values.items():
+                assert value == by_run.loc[(run_id, epoch), "val_macro_f1"]
+                checked += 1
+    assert checked >= 6
+    # macro-F1 and accuracy differ on these runs, so the test tells them apart.
+    assert (epochs["val_macro_f1"] != epochs["val_accuracy"]).any()
+    assert set(runs["phase"]) == {"search"}
+
+
+def test_vary_split_gives_every_loss_the_same_data_seed_per_confirm_seed(
+    tmp_path: Path, sqlite_url: str
+):
+    path = study_file(
+        tmp_path, name="split", trials=1, seeds=2, extra="confirm: {seeds: 2, vary: [split]}\n"
+    )
+    path.write_text(path.read_text().replace("confirm: {seeds: 2}\n", "", 1))
+    summary = run_study(path, storage=sqlite_url, progress=False)
+    assert "varying split" in summary.plan.describe()
+    with open_store(sqlite_url) as store:
+        runs = store.runs(study="split", phase="confirm")
+    assert len(runs) == 4 and (runs["state"] == "complete").all()
+    seeds = runs.groupby("seed")["data_seed"].agg(["nunique", "first"])
+    assert (seeds["nunique"] == 1).all()  # the same split for every loss at a seed
+    assert list(seeds["first"]) == [1000, 1001]  # a different split per seed
+    # Only the split varies: weights and batch order keep the study seed.
+    assert (runs["init_seed"] == 0).all() and (runs["order_seed"] == 0).all()
+
+
+def test_epoch_budget_spends_the_same_epochs_with_more_short_trials(
+    tmp_path: Path, sqlite_url: str
+):
+    """budget: epochs gives each loss trials x max epochs (2 x 2 = 4): trials that train one
+    epoch leave room for more trials, and no loss spends more than its budget plus one trial."""
+    path = study_file(
+        tmp_path, name="epochs", trials=2, seeds=0, tune="tune: {epochs: {values: [1, 2]}}\n"
+    )
+    path.write_text(path.read_text().replace("pruner: none}", "pruner: none, budget: epochs}"))
+    summary = run_study(path, storage=sqlite_url, progress=False)
+    assert {pair.epoch_budget for pair in summary.plan.pairs} == {4}
+    assert "budget: equal, 4 training epochs" in summary.plan.describe()
+    with open_store(sqlite_url) as store:
+        runs = store.runs(study="epochs")
+    for loss, group in runs.groupby("loss"):
+        spent = int(group["epochs_done"].sum())
+        assert 4 <= spent <= 5, (loss, spent)  # the last trial may start at 3 epochs spent
+        assert len(group) >= 2 and len(group) == spent - (group["epochs_done"] == 2).sum()
+        trials = optuna_trials(sqlite_url, f"epochs/digits/{loss}")
+        assert sorted(t.user_attrs[EPOCHS] for t in trials) == sorted(group["epochs_done"])
+
+
+def test_search_repeats_rerun_the_search_and_confirm_each_result(tmp_path: Path, sqlite_url: str):
+    from polybench import report
+
+    path = study_file(tmp_path, name="rep", trials=1, seeds=2)
+    path.write_text(path.read_text().replace("pruner: none}", "pruner: none, repeats: 2}"))
+    summary = run_study(path, storage=sqlite_url, progress=False)
+    assert summary.planned_runs == 2 * 2 * (1 + 2) and summary.complete
+    with open_store(sqlite_url) as store:
+        runs = store.runs(study="rep")
+    assert len(runs) == 12
+    # Each repeat is an Optuna study of its own (its own sampler seed) ...
+    names = set(runs["optuna_study"])
+    assert "rep/digits/poly1_cross_entropy/repeat1" in names
+    assert "rep/digits/poly1_cross_entropy/repeat1/confirm" in names
+    # ... confirmed on seeds of its own, the same for every loss, so runs still pair up.
+    confirm = runs[runs["phase"] == "confirm"]
+    seeds = confirm.groupby("loss")["seed"].apply(sorted)
+    assert all(s == [1000, 1001, 1002, 1003] for s in seeds)
+    spent = report.budget(sqlite_url, "rep")
+    assert spent.search_repeats == 2 and "the search was repeated 2 times" in spent.variance_line()
+    spread = spent.search_spread.set_index("loss")
+    assert list(spread["repeats"]) == [2, 2] and list(spread["n_runs"]) == [4, 4]
+    status = study_status(sqlite_url, "rep")
+    assert len(status) == 4 and (status["confirm_done"] == 2).all()
 
 
 def test_diverging_trial_is_recorded_failed_and_the_study_goes_on(tmp_path: Path, sqlite_url: str):
@@ -310,7 +419,10 @@ def test_dry_run_prints_the_plan_and_writes_nothing(tmp_path: Path):
     result = CliRunner().invoke(app, ["run", str(path), "--storage", url, "--dry-run"])
     assert result.exit_code == 0, result.output
     assert "poly1_cross_entropy: 5 trial(s) over epsilon in [-1, 4]" in result.output
-    assert f"= {1 + 5 + 2 * 3} run(s)" in result.output
+    assert f"= {2 * 5 + 2 * 3} run(s)" in result.output
+    text = " ".join(result.output.split())  # the console folds long lines
+    assert "cross_entropy: 5 trial(s) over label_smoothing in [0, 0.3]" in text
+    assert "budget: equal, 5 trials" in text
     assert not (tmp_path / "untouched.db").exists()
 
 

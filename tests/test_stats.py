@@ -435,3 +435,86 @@ def test_get_metric_names_the_allowed_metrics():
     assert not stats.get_metric("ece").higher_is_better
     with pytest.raises(ValueError, match=r"Unknown metric 'acuracy'.*Did you mean 'accuracy'"):
         stats.get_metric("acuracy")
+
+
+# ---------------------------------------------------------------------------- search budget
+
+
+def _brute_force_best(scores: list[float], k: int, higher: bool = True) -> tuple[float, float]:
+    """Mean and SD of the best of k trials over all n^k ordered draws with replacement, each
+    equally likely: the model behind Dodge et al.'s formula, enumerated without the formula."""
+    pick = max if higher else min
+    bests = [pick(draw) for draw in itertools.product(scores, repeat=k)]
+    return float(np.mean(bests)), float(np.std(bests))  # population SD: all draws enumerated
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 4])
+def test_expected_best_matches_brute_force_over_all_draws_with_replacement(k):
+    # Ties and an unsorted order on purpose; n = 5, so 5^4 = 625 draws at k = 4.
+    scores = [0.91, 0.88, 0.93, 0.88, 0.90]
+    mean, spread = stats.expected_best(scores, k)
+    assert (mean, spread) == pytest.approx(_brute_force_best(scores, k), abs=1e-12)
+    low_mean, low_spread = stats.expected_best(scores, k, higher_is_better=False)
+    assert (low_mean, low_spread) == pytest.approx(
+        _brute_force_best(scores, k, higher=False), abs=1e-12
+    )
+
+
+def test_expected_best_identities():
+    scores = np.array([0.2, 0.5, 0.9, 0.4])
+    assert stats.expected_best(scores, 1) == pytest.approx((scores.mean(), scores.std()))
+    # Many draws almost surely include the best trial; the curve never falls.
+    assert stats.expected_best(scores, 200)[0] == pytest.approx(0.9, abs=1e-12)
+    curve = [stats.expected_best(scores, k)[0] for k in range(1, 10)]
+    assert all(a <= b + 1e-15 for a, b in itertools.pairwise(curve))
+    assert all(math.isnan(v) for v in stats.expected_best([], 3))
+    assert stats.budget_points(6) == [1, 2, 4, 6] and stats.budget_points(8) == [1, 2, 4, 8]
+
+
+def _runs_frame(rows: list[tuple]) -> pd.DataFrame:
+    columns = ["task", "loss", "phase", "state", "val_accuracy", "epochs_done", "wall_time"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def test_budget_ledger_sums_the_runs_table():
+    runs = _runs_frame(
+        [
+            ("digits", "focal", "search", "complete", 0.9, 3, 10.0),
+            ("digits", "focal", "search", "pruned", 0.5, 1, 3.0),
+            ("digits", "focal", "search", "failed", np.nan, 0, np.nan),
+            ("digits", "focal", "confirm", "complete", 0.91, 3, 9.0),
+            ("digits", "focal", "search", "running", np.nan, 2, np.nan),
+            ("digits", "cross_entropy", "search", "complete", 0.8, 3, 8.0),
+        ]
+    )
+    ledger = stats.budget_ledger(runs).set_index("loss")
+    focal = ledger.loc["focal"]
+    assert (focal["search_complete"], focal["search_pruned"], focal["search_failed"]) == (1, 1, 1)
+    assert (focal["search_epochs"], focal["confirm_epochs"], focal["epochs_trained"]) == (4, 3, 7)
+    assert focal["compute_seconds"] == 22.0 and focal["confirm_runs"] == 1
+    assert ledger.loc["cross_entropy", "search_seconds"] == 8.0
+    curve = stats.expected_best_curve(runs)
+    assert list(curve["loss"]) == ["cross_entropy", "focal"]  # complete search runs only
+    assert list(curve["n_trials"]) == [1, 1] and list(curve["expected_best"]) == [0.8, 0.9]
+
+
+def test_search_spread_splits_between_and_within_repeats():
+    rows = []
+    scores = {0: [0.90, 0.92], 1: [0.80, 0.82], 2: [0.85, 0.87]}
+    for repeat, values in scores.items():
+        name = "s/t/focal" + (f"/repeat{repeat}" if repeat else "") + "/confirm"
+        for value in values:
+            rows.append(("t", "focal", "confirm", "complete", name, value))
+    rows.append(("t", "cross_entropy", "confirm", "complete", "s/t/cross_entropy/confirm", 0.9))
+    columns = ["task", "loss", "phase", "state", "optuna_study", "test_accuracy"]
+    spread = stats.search_spread(pd.DataFrame(rows, columns=columns)).set_index("loss")
+    assert list(spread.index) == ["focal"]  # one repeat only: no row
+    means = [np.mean(v) for v in scores.values()]
+    between = np.var(means, ddof=1)
+    within = np.mean([np.var(v, ddof=1) for v in scores.values()])
+    row = spread.loc["focal"]
+    assert row["sd_between_repeats"] == pytest.approx(np.sqrt(between))
+    assert row["sd_within_repeats"] == pytest.approx(np.sqrt(within))
+    assert row["search_share"] == pytest.approx(between / (between + within))
+    assert stats.search_repeat("s/t/focal/repeat12/confirm") == 12
+    assert stats.search_repeat("s/t/focal/confirm") == 0

@@ -234,6 +234,38 @@ def test_cli_train_refuses_a_bad_loss_parameter_before_training():
     assert "'gamma'" in negative.output and ">= 0" in negative.output
 
 
+def test_evaluate_test_false_never_scores_the_test_split(digits):
+    blind = fit(digits, "small_cnn", "cross_entropy", epochs=1, device="cpu", evaluate_test=False)
+    seen = fit(digits, "small_cnn", "cross_entropy", epochs=1, device="cpu")
+    test_names = [name for name in METRIC_NAMES if name.startswith("test_")]
+    assert all(math.isnan(blind.metrics[name]) for name in test_names)
+    assert not any(math.isnan(seen.metrics[name]) for name in test_names)
+    # Everything else is the same run: same seed, same validation scores.
+    assert blind.metrics["val_accuracy"] == seen.metrics["val_accuracy"]
+    assert blind.metrics["val_macro_f1"] == seen.metrics["val_macro_f1"]
+
+
+def test_every_epoch_records_every_validation_metric(digits):
+    result = fit(digits, "small_cnn", "cross_entropy", epochs=2, device="cpu")
+    last = result.curve[-1]
+    # The last epoch's record is what the final validation metrics say (a pruner watching
+    # macro-F1 or ECE sees the same numbers the study is judged by).
+    for name in ("val_accuracy", "val_macro_f1", "val_balanced_accuracy", "val_ece"):
+        assert getattr(last, name) == pytest.approx(result.metrics[name], abs=1e-12)
+    assert all(0 <= record.val_macro_f1 <= 1 for record in result.curve)
+
+
+def test_init_and_order_seeds_vary_apart(digits):
+    base = fit(digits, "small_cnn", "cross_entropy", epochs=1, seed=3, device="cpu")
+    same = fit(digits, "small_cnn", "cross_entropy", epochs=1, seed=3, order_seed=3, device="cpu")
+    order = fit(digits, "small_cnn", "cross_entropy", epochs=1, seed=3, order_seed=4, device="cpu")
+    init = fit(digits, "small_cnn", "cross_entropy", epochs=1, seed=4, order_seed=3, device="cpu")
+    assert base.metrics == same.metrics  # order_seed defaults to seed
+    losses = {r.curve[0].train_loss for r in (base, order, init)}
+    assert len(losses) == 3  # each source changes the run on its own
+    assert order.settings["order_seed"] == 4 and order.settings["seed"] == 3
+
+
 def test_cli_train_honours_and_validates_task_options():
     from typer.testing import CliRunner
 

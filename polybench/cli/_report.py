@@ -74,6 +74,9 @@ def report_command(
     verdict per task; across tasks: average ranks, Friedman (exact p with few tasks), Wilcoxon,
     probability of improvement and interquartile mean. A --metric other than the study's own
     is labelled exploratory.
+    Then the budget ledger (trials complete/pruned/failed, epochs, compute seconds per loss),
+    the expected best validation score after k = 1, 2, 4, ... trials, and which sources of
+    variance the confirm seeds varied.
 
     Piped (not a terminal), the table is tab-separated, followed by the verdicts.
 
@@ -95,17 +98,20 @@ def report_command(
             text = report.render_power(report.power_table(table, mde), format)
             _write(text, output)
             return
+        spent = report.budget(storage, study, task=task, loss=loss, metric=metric)
         if format == "table" and output is None:
             from rich.console import Console
 
             console = Console()
             if console.is_terminal:
                 console.print(report.terminal_report(table, alpha))
+                for part in report.budget_renderables(spent):
+                    console.print(part)
             else:
-                text = report.render(table, "tsv", alpha)
+                text = report.render(table, "tsv", alpha) + report.budget_text(spent, "tsv")
                 typer.echo(text, nl=False)
             return
-        text = report.render(table, format, alpha)
+        text = report.render(table, format, alpha) + report.budget_text(spent, format)
     except ValueError as error:
         raise _fail(error) from None
     _write(text, output)

@@ -112,6 +112,12 @@ def baseline_band(storage: str, study: str, task: str, column: str) -> Band | No
     return Band(label, float(scores.mean()), float(scores.min()), float(scores.max()))
 
 
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def budget(storage: str, study: str, metric: str) -> report.Budget:
+    """The budget ledger, expected-best curve and varied sources (`report.budget`)."""
+    return report.budget(storage, study, metric=metric)
+
+
 def pareto_runs(points: pd.DataFrame, metric: str, higher_is_better: bool) -> pd.DataFrame:
     """The runs of `points` that no other run beats on both `metric` and training throughput."""
     if points.empty:

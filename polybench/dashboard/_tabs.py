@@ -1,4 +1,4 @@
-"""The five tabs of the dashboard; each draws from a `View` and says plainly what is missing."""
+"""The six tabs of the dashboard; each draws from a `View` and says plainly what is missing."""
 
 from __future__ import annotations
 
@@ -323,6 +323,33 @@ def _run_label(table: pd.DataFrame):
         return f"#{run_id} {row['loss']} {row['phase']} seed {row['seed']}"
 
     return label
+
+
+# --- Budget -------------------------------------------------------------------------------
+
+
+def render_budget(view: View) -> None:
+    """What each loss's result cost, and how fast its search found a good setting."""
+    spent = _data.budget(view.storage, view.study, view.metric)
+    ledger = spent.ledger[spent.ledger["task"] == view.task]
+    curve = spent.curve[spent.curve["task"] == view.task]
+    st.subheader("Budget ledger")
+    if ledger.empty:
+        st.info(f"No run of task {view.task} has finished yet.")
+    else:
+        shown = report.ledger_display(ledger).drop(columns=["task"])
+        st.dataframe(shown, hide_index=True, width="stretch", key="budget_ledger")
+        st.caption(
+            "Search trials by outcome, epochs trained and compute seconds (run wall times) of "
+            "each loss, search and confirm runs together in the last two columns."
+        )
+    st.subheader("Best score against budget")
+    _chart(charts.expected_best_figure(curve, metric=view.val_column), key="expected_best")
+    st.caption(
+        "Expected best validation score after k search trials, ±1 SD, from the complete "
+        "trials drawn with replacement (Dodge et al., EMNLP 2019): a curve that flattens early "
+        "belongs to a loss that is easy to tune. " + spent.variance_line()
+    )
 
 
 # --- Across tasks ---------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The dashboard's one page: a sidebar to pick the study, task and metric, and five tabs.
+"""The dashboard's one page: a sidebar to pick the study, task and metric, and six tabs.
 
 `render()` is the whole Streamlit script (`streamlit_app.py` and `app/dashboard.py` call it). The
 tabs read the database only through `polybench.dashboard._data`, whose cached loaders call
@@ -15,6 +15,7 @@ import streamlit as st
 from polybench.dashboard import STORAGE_ENV, _data
 from polybench.dashboard._tabs import (
     render_across_tasks,
+    render_budget,
     render_overview,
     render_runs,
     render_sensitivity,
@@ -24,7 +25,7 @@ from polybench.dashboard._view import View
 
 logger = logging.getLogger(__name__)
 
-TABS = ("Overview", "Trade-off", "Sensitivity", "Runs", "Across tasks")
+TABS = ("Overview", "Trade-off", "Sensitivity", "Runs", "Across tasks", "Budget")
 METRICS = ("accuracy", "macro_f1", "balanced_accuracy", "ece")
 _METRIC_NAMES = {
     "accuracy": "accuracy",
@@ -94,7 +95,14 @@ def render() -> None:
     for tab, title, draw in zip(
         st.tabs(list(TABS)),
         TABS,
-        (render_overview, render_tradeoff, render_sensitivity, render_runs, render_across_tasks),
+        (
+            render_overview,
+            render_tradeoff,
+            render_sensitivity,
+            render_runs,
+            render_across_tasks,
+            render_budget,
+        ),
         strict=True,
     ):
         with tab:

@@ -20,9 +20,11 @@ from polybench.db._migrations import (
 )
 from polybench.db._models import (
     ENVIRONMENT_KEYS,
+    EPOCH_METRICS,
     METRICS,
     PHASES,
     RUN_STATES,
+    SEED_KEYS,
     TABLE_PREFIX,
     VERSION_TABLE,
 )
@@ -39,11 +41,13 @@ __all__ = [
     "DEFAULT_STORAGE_URL",
     "ENVIRONMENT_KEYS",
     "EPOCH_COLUMNS",
+    "EPOCH_METRICS",
     "LOSS_COST_COLUMNS",
     "METRICS",
     "PHASES",
     "RUN_COLUMNS",
     "RUN_STATES",
+    "SEED_KEYS",
     "STORAGE_ENV",
     "STUDY_COLUMNS",
     "TABLE_PREFIX",

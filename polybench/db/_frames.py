@@ -26,6 +26,9 @@ RUN_COLUMNS: dict[str, str] = {
     "loss": "object",
     "params": "object",
     "seed": "int64",
+    "init_seed": "Int64",
+    "order_seed": "Int64",
+    "data_seed": "Int64",
     "phase": "object",
     "state": "object",
     "failure_reason": "object",
@@ -55,6 +58,9 @@ EPOCH_COLUMNS: dict[str, str] = {
     "lr": "float64",
     "seconds": "float64",
     "train_throughput": "float64",
+    "val_macro_f1": "float64",
+    "val_balanced_accuracy": "float64",
+    "val_ece": "float64",
 }
 """Columns of `Store.epochs()` in order."""
 

@@ -41,6 +41,10 @@ METRICS = (
     "test_balanced_accuracy",
     "test_ece",
 )
+# Validation metrics recorded every epoch, so a pruner can watch the study's objective.
+EPOCH_METRICS = ("val_loss", "val_accuracy", "val_macro_f1", "val_balanced_accuracy", "val_ece")
+# Where a run's randomness came from: weight init, batch order and the data split.
+SEED_KEYS = ("init_seed", "order_seed", "data_seed")
 ENVIRONMENT_KEYS = ("host", "device", "torch_version", "threads", "git_commit")
 
 NAMING_CONVENTION = {
@@ -85,6 +89,9 @@ class Run(Base):
     loss: Mapped[str] = mapped_column(String(100), index=True)
     params: Mapped[dict[str, Any]] = mapped_column(JSON)
     seed: Mapped[int] = mapped_column(Integer)
+    init_seed: Mapped[int | None] = mapped_column(Integer)
+    order_seed: Mapped[int | None] = mapped_column(Integer)
+    data_seed: Mapped[int | None] = mapped_column(Integer)
     phase: Mapped[str] = mapped_column(String(16), index=True)
     state: Mapped[str] = mapped_column(String(16), index=True)
     failure_reason: Mapped[str | None] = mapped_column(Text)
@@ -130,6 +137,9 @@ class Epoch(Base):
     lr: Mapped[float | None] = mapped_column(Float)
     seconds: Mapped[float | None] = mapped_column(Float)
     train_throughput: Mapped[float | None] = mapped_column(Float)
+    val_macro_f1: Mapped[float | None] = mapped_column(Float)
+    val_balanced_accuracy: Mapped[float | None] = mapped_column(Float)
+    val_ece: Mapped[float | None] = mapped_column(Float)
 
 
 class LossCost(Base):

@@ -41,6 +41,7 @@ from polybench.db._models import (
     FINISHED_STATES,
     METRICS,
     PHASES,
+    SEED_KEYS,
     Base,
     Epoch,
     LossCost,
@@ -181,21 +182,32 @@ class Store:
         optuna_study: str | None,
         trial_number: int | None,
         environment: Mapping[str, Any] | Any,
+        seeds: Mapping[str, int | None] | None = None,
     ) -> int:
         """Record a run as `running` and return its id.
 
         Idempotent per (optuna_study, trial_number): the same trial again gets the same run id,
         reset to running with its old metrics and epochs cleared. Runs without an Optuna trial
         (either is None) always get a new row. `environment` has the keys host, device,
-        torch_version, threads, git_commit (a dataclass with those fields works too).
+        torch_version, threads, git_commit (a dataclass with those fields works too). `seeds`
+        may give `init_seed`, `order_seed` and `data_seed` (where each source of randomness of
+        the run came from); missing ones are stored as NULL.
         """
         _check_choice("phase", phase, PHASES)
+        seeds = dict(seeds or {})
+        unknown = sorted(set(seeds) - set(SEED_KEYS))
+        if unknown:
+            raise ValueError(
+                f"seed key {unknown[0]!r} is not allowed{_closest(unknown[0], SEED_KEYS)}; "
+                f"allowed: {', '.join(SEED_KEYS)}"
+            )
         values: dict[str, Any] = {
             "task": task,
             "model": model,
             "loss": loss,
             "params": _json_params(params),
             "seed": int(seed),
+            **{key: None if seeds.get(key) is None else int(seeds[key]) for key in SEED_KEYS},
             "phase": phase,
             "state": "running",
             "failure_reason": None,
@@ -232,11 +244,16 @@ class Store:
         lr: float | None,
         seconds: float | None,
         train_throughput: float | None,
+        *,
+        val_macro_f1: float | None = None,
+        val_balanced_accuracy: float | None = None,
+        val_ece: float | None = None,
     ) -> None:
         """Write one epoch of run `run_id` now, so a killed run still shows its curve.
 
         Idempotent per (run_id, epoch): writing an epoch again replaces it. The run's
-        `epochs_done` becomes the number of epochs written so far.
+        `epochs_done` becomes the number of epochs written so far. The validation metrics
+        (`EPOCH_METRICS`) are what a pruner watching the study's objective saw.
         """
         values = {
             "run_id": int(run_id),
@@ -247,6 +264,9 @@ class Store:
             "lr": _number(lr),
             "seconds": _number(seconds),
             "train_throughput": _number(train_throughput),
+            "val_macro_f1": _number(val_macro_f1),
+            "val_balanced_accuracy": _number(val_balanced_accuracy),
+            "val_ece": _number(val_ece),
         }
         with self._writer.begin() as connection:
             self._check_run(connection, run_id)

@@ -13,8 +13,18 @@ or inconclusive). `render` turns it into Markdown, LaTeX, HTML or CSV; `verdicts
 which loss the evidence supports and what each comparison could have detected;
 `across_task_lines` adds ranks, Friedman, Wilcoxon, probability of improvement and IQM;
 `power_table` answers `polybench report --mde`. The numbers come from `polybench.stats`.
+`budget` adds what each loss's result cost (trials by outcome, epochs, seconds) and the
+expected best validation score after k trials, which says how easy each loss is to tune.
 """
 
+from polybench.report._budget import (
+    Budget,
+    budget,
+    budget_renderables,
+    budget_text,
+    curve_display,
+    ledger_display,
+)
 from polybench.report._export import (
     EXPORT_FORMATS,
     check_output,
@@ -65,9 +75,14 @@ __all__ = [
     "POWER_COLUMNS",
     "REPORT_FORMATS",
     "SUMMARY_COLUMNS",
+    "Budget",
     "across_task_lines",
+    "budget",
+    "budget_renderables",
+    "budget_text",
     "check_format",
     "check_output",
+    "curve_display",
     "display_frame",
     "epochs",
     "epochs_path",
@@ -75,6 +90,7 @@ __all__ = [
     "export_format",
     "footer_lines",
     "importances",
+    "ledger_display",
     "markdown_table",
     "pareto",
     "power_lines",

@@ -85,12 +85,25 @@ def runs(
     """The runs of `study` (every phase and state unless filtered), with the store's columns.
 
     Each filter is a value or a list of values. Raises ValueError for an unknown study, phase
-    or state.
+    or state. Test scores are shown for confirm runs only: a database written by an older
+    polybench may hold test scores of search runs, and no one should pick a setting by them.
     """
     _check_choices(phase, state)
     with _store(storage) as store:
         _check_study(store, study)
-        return store.runs(study=study, task=task, loss=loss, phase=phase, state=state)
+        frame = store.runs(study=study, task=task, loss=loss, phase=phase, state=state)
+    return confirm_only_test_scores(frame)
+
+
+def confirm_only_test_scores(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with the test metrics of every run that is not a confirm run set to NaN."""
+    test_columns = [c for c in frame.columns if c.startswith("test_")]
+    search = frame["phase"] != "confirm"
+    if not search.any():
+        return frame
+    frame = frame.copy()
+    frame.loc[search, test_columns] = float("nan")
+    return frame
 
 
 def epochs(

@@ -58,9 +58,16 @@ SUMMARY_COLUMNS = [
     "loss_cost_ratio",
     "loss_cost_low",
     "loss_cost_high",
+    "search_complete",
+    "search_pruned",
+    "search_failed",
+    "epochs_trained",
+    "compute_seconds",
     "rank",
     "note",
 ]
+LEDGER_IN_SUMMARY = ["search_complete", "search_pruned", "search_failed"]
+LEDGER_IN_SUMMARY += ["epochs_trained", "compute_seconds"]
 
 _FROM_COMPARISON = [
     "n_pairs",
@@ -131,6 +138,8 @@ def summarize(
     - loss_cost_ratio, loss_cost_low/high: forward + backward time of the loss against
       cross-entropy on the task's batch shape (median and quartiles over interleaved rounds,
       from `loss_costs`, the store's `loss_costs()` frame); NaN when not measured.
+    - search_complete/pruned/failed, epochs_trained, compute_seconds: the budget ledger
+      (`polybench.stats.budget_ledger`): what the loss's result cost, search and confirm runs.
     - rank: 1 = best test_mean within the task; note: what is missing or left out, in words.
 
     `attrs` carries metric, primary_metric, exploratory, baseline, alpha, margin, confidence,
@@ -218,10 +227,19 @@ def summarize(
         row["note"] = "; ".join(notes) or None
         rows.append(row)
     frame = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+    ledger = stats.budget_ledger(runs).set_index(["task", "loss"])
+    if len(frame):
+        keys = pd.MultiIndex.from_frame(frame[["task", "loss"]])
+        for column in LEDGER_IN_SUMMARY:
+            frame[column] = ledger[column].reindex(keys).to_numpy()
     _compare_throughput(frame, runs, confirm, search, baseline, alpha)
     frame["rank"] = frame.groupby("task")["test_mean"].rank(
         ascending=not spec.higher_is_better, method="average"
     )
+    counts = ["search_complete", "search_pruned", "search_failed", "epochs_trained"]
+    frame[counts] = frame[counts].fillna(0)
+    frame["compute_seconds"] = frame["compute_seconds"].astype("float64").fillna(0.0)
+    frame = frame.astype(dict.fromkeys(counts, "int64"))
     frame = frame.astype({"n_trials": "int64", "n_seeds": "int64", "n_failed": "int64"})
     frame["n_pairs"] = frame["n_pairs"].fillna(frame["n_seeds"].where(frame["loss"] == baseline))
     frame["verdict_text"] = [

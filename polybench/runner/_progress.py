@@ -32,6 +32,8 @@ PROGRESS_COLUMNS = [
     "running",
     "failed",
     "pruned",
+    "epochs_trained",
+    "compute_seconds",
     "best_value",
     "eta_seconds",
 ]
@@ -39,7 +41,8 @@ PROGRESS_COLUMNS = [
 
 def progress_frame(runs: pd.DataFrame, plan: StudyPlan, workers: int = 1) -> pd.DataFrame:
     """One row per (task, loss) of `plan`: runs finished / planned per phase, runs in flight,
-    failed and pruned runs, the best search value so far and an ETA in seconds.
+    failed and pruned runs, what was spent so far (epochs trained and compute seconds of the
+    finished runs, both phases: the budget ledger), the best search value and an ETA in seconds.
 
     The ETA assumes `workers` workers and the mean wall time of the finished runs.
     """
@@ -53,11 +56,8 @@ def progress_frame(runs: pd.DataFrame, plan: StudyPlan, workers: int = 1) -> pd.
     )
     rows: list[dict[str, Any]] = []
     for pair in plan.pairs:
-        mine = (
-            runs[(runs["task"] == pair.task.task) & (runs["loss"] == pair.loss.loss)]
-            if len(runs)
-            else runs
-        )
+        studies = (pair.search_study, pair.confirm_study)
+        mine = runs[runs["optuna_study"].isin(studies)] if len(runs) else runs
         search = mine[mine["phase"] == "search"] if len(mine) else mine
         confirm = mine[mine["phase"] == "confirm"] if len(mine) else mine
         done_search = int(search["state"].isin(FINISHED).sum()) if len(search) else 0
@@ -71,7 +71,8 @@ def progress_frame(runs: pd.DataFrame, plan: StudyPlan, workers: int = 1) -> pd.
         rows.append(
             {
                 "task": pair.task.task,
-                "loss": pair.loss.loss,
+                "loss": pair.loss.loss
+                + (f" (repeat {pair.repeat + 1})" if plan.config.search.repeats > 1 else ""),
                 "search_done": min(done_search, pair.trials),
                 "search_planned": pair.trials,
                 "confirm_done": min(done_confirm, len(pair.confirm_seeds)),
@@ -79,6 +80,8 @@ def progress_frame(runs: pd.DataFrame, plan: StudyPlan, workers: int = 1) -> pd.
                 "running": int((mine["state"] == "running").sum()) if len(mine) else 0,
                 "failed": int((mine["state"] == "failed").sum()) if len(mine) else 0,
                 "pruned": int((mine["state"] == "pruned").sum()) if len(mine) else 0,
+                "epochs_trained": int(_finished(mine)["epochs_done"].sum()),
+                "compute_seconds": float(_finished(mine)["wall_time"].fillna(0).sum()),
                 "best_value": best,
                 "eta_seconds": remaining * mean_time / max(1, workers) if remaining else 0.0,
             }
@@ -86,6 +89,10 @@ def progress_frame(runs: pd.DataFrame, plan: StudyPlan, workers: int = 1) -> pd.
     frame = pd.DataFrame(rows, columns=PROGRESS_COLUMNS)
     frame.attrs.update(study=plan.config.name, objective=objective)
     return frame
+
+
+def _finished(runs: pd.DataFrame) -> pd.DataFrame:
+    return runs[runs["state"].isin(FINISHED)] if len(runs) else runs
 
 
 def _duration(seconds: float) -> str:
@@ -105,7 +112,8 @@ def progress_table(frame: pd.DataFrame) -> Table:
 
     objective = frame.attrs.get("objective", "value")
     table = Table(title=f"study {frame.attrs.get('study', '')}", title_justify="left")
-    for name in ("task", "loss", "search", f"best {objective}", "confirm", "run/fail/prune", "ETA"):
+    columns = ("task", "loss", "search", f"best {objective}", "confirm", "run/fail/prune")
+    for name in (*columns, "epochs", "compute", "ETA"):
         text = name in ("task", "loss")
         table.add_column(
             name, justify="left" if text else "right", overflow="fold" if text else "ellipsis"
@@ -122,6 +130,8 @@ def progress_table(frame: pd.DataFrame) -> Table:
             best,
             f"{row.confirm_done}/{row.confirm_planned}",
             f"{row.running}/{row.failed}/{row.pruned}",
+            str(row.epochs_trained),
+            _duration(row.compute_seconds),
             _duration(row.eta_seconds),
         )
     done = int(frame["search_done"].sum() + frame["confirm_done"].sum())

@@ -24,6 +24,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 if TYPE_CHECKING:
     from polybench.db import Store
+    from polybench.runner._plan import PairPlan
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +34,7 @@ LOST = "lost_workers"  # how many workers died while running this slot
 RUN_ID = "run_id"  # the polybench run of this slot
 CONFIRM_SEED = "confirm_seed"
 CONFIRM_PARAMS = "confirm_params"  # canonical JSON text of the confirmed parameters
+EPOCHS = "epochs_trained"  # epochs a finished trial trained (the `budget: epochs` ledger)
 MAX_LOST_RETRIES = 1
 # Grid sampler's own bookkeeping: a retry must evaluate the same grid point.
 _KEPT_SYSTEM_ATTRS = ("grid_id", "search_space")
@@ -82,10 +84,36 @@ def slot_counts(trials: Sequence[FrozenTrial]) -> SlotCounts:
     )
 
 
-def over_budget(trials: Sequence[FrozenTrial], trial_id: int, budget: int) -> bool:
-    """Whether a fresh trial with `trial_id` arrives after `budget` slots were opened."""
-    earlier = {origin(t) for t in trials if t._trial_id < trial_id and not is_skipped(t)}
-    return len(earlier) >= budget
+def epochs_committed(trials: Sequence[FrozenTrial], max_epochs: int) -> int:
+    """Training epochs the slots of `trials` spent or may still spend: a finished slot counts
+    the epochs it trained, at least 1 (so trials that fail at once still use the budget up),
+    `max_epochs` when unknown; an unfinished one counts `max_epochs`."""
+    latest: dict[int, FrozenTrial] = {}
+    for trial in sorted(trials, key=lambda t: t._trial_id):
+        if not is_skipped(trial):
+            latest[origin(trial)] = trial
+    total = 0
+    for trial in latest.values():
+        spent = trial.user_attrs.get(EPOCHS) if trial.state.is_finished() else None
+        total += max_epochs if spent is None else max(1, int(spent))
+    return total
+
+
+def has_budget(trials: Sequence[FrozenTrial], pair: PairPlan) -> bool:
+    """Whether `pair`'s search may open another slot: fewer than `pair.trials` slots, or with
+    an epoch budget, fewer epochs committed than the budget."""
+    if pair.epoch_budget is None:
+        return slot_counts(trials).used < pair.trials
+    return epochs_committed(trials, pair.max_epochs) < pair.epoch_budget
+
+
+def over_budget(trials: Sequence[FrozenTrial], trial_id: int, pair: PairPlan | int) -> bool:
+    """Whether a fresh trial with `trial_id` arrives after the budget of `pair` (a `PairPlan`,
+    or a number of slots) was filled by the trials opened before it."""
+    earlier = [t for t in trials if t._trial_id < trial_id]
+    if isinstance(pair, int):
+        return len({origin(t) for t in earlier if not is_skipped(t)}) >= pair
+    return not has_budget(earlier, pair)
 
 
 def duplicate_confirm(trials: Sequence[FrozenTrial], trial: FrozenTrial) -> bool:

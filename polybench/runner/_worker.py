@@ -24,7 +24,7 @@ from optuna.trial import TrialState
 from polybench.config import DIRECTIONS, StudyConfig, TaskSpec
 from polybench.db._retry import StorageRetry, StorageUnavailable
 from polybench.runner import _trials
-from polybench.runner._plan import PairPlan, StudyPlan
+from polybench.runner._plan import ConfirmSeed, PairPlan, StudyPlan
 from polybench.runner._registry import PRUNERS, SAMPLERS, SearchContext
 
 if TYPE_CHECKING:
@@ -160,7 +160,7 @@ class Worker:
         self.on_trial = on_trial
         self.report = WorkerReport()
         self._studies: dict[str, optuna.Study] = {}
-        self._tasks: dict[str, Any] = {}
+        self._tasks: dict[tuple[str, int], Any] = {}
         self._no_best_warned: set[str] = set()
         self._run_id: int | None = None
 
@@ -198,15 +198,15 @@ class Worker:
 
     def _step(self, pair: PairPlan) -> str:
         """Run one trial of `pair` if there is one: 'ran', 'busy' (others hold it) or 'done'."""
-        if not pair.baseline_only:
-            study = self._search_study(pair)
-            counts = _trials.slot_counts(study.get_trials(deepcopy=False))
-            if counts.waiting or counts.used < pair.trials:
-                self._optimize(study, lambda trial: self._search_objective(pair, trial))
-                return "ran"
-            if counts.running:
-                _fail_stale(study)
-                return "busy"
+        study = self._search_study(pair)
+        trials = study.get_trials(deepcopy=False)
+        counts = _trials.slot_counts(trials)
+        if counts.waiting or _trials.has_budget(trials, pair):
+            self._optimize(study, lambda trial: self._search_objective(pair, trial))
+            return "ran"
+        if counts.running:
+            _fail_stale(study)
+            return "busy"
         if not pair.confirm_seeds:
             return "done"
         best = self._best_params(pair)
@@ -268,7 +268,7 @@ class Worker:
             context = SearchContext(
                 seed=self._seed(name),
                 trials=pair.trials,
-                epochs=_max_epochs(pair, self._task(pair.task).defaults.epochs),
+                epochs=pair.max_epochs,
                 objectives=len(search.objectives),
                 grid=pair.grid,
             )
@@ -300,8 +300,6 @@ class Worker:
         return self._studies[name]
 
     def _best_params(self, pair: PairPlan) -> dict[str, Any] | None:
-        if pair.baseline_only:
-            return {}
         study = self._search_study(pair)
         complete = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
         if not complete:
@@ -321,7 +319,7 @@ class Worker:
     def _search_objective(self, pair: PairPlan, trial: optuna.Trial) -> Any:
         if _trials.ORIGIN not in trial.user_attrs:
             trials = trial.study.get_trials(deepcopy=False)
-            if _trials.over_budget(trials, trial._trial_id, pair.trials):
+            if _trials.over_budget(trials, trial._trial_id, pair):
                 trial.set_user_attr(_trials.SKIPPED, "the budget was filled by another worker")
                 raise TrialSkipped
         values = {param.name: param.suggest(trial) for param in pair.space}
@@ -333,7 +331,12 @@ class Worker:
             phase="search",
             loss_params=loss_params,
             settings=settings,
-            seed=self.config.seed,
+            seeds=ConfirmSeed(
+                seed=self.config.seed,
+                init_seed=self.config.seed,
+                order_seed=self.config.seed,
+                data_seed=None,
+            ),
             prune=not search.multi_objective and search.pruner != "none",
         )
 
@@ -356,7 +359,7 @@ class Worker:
             phase="confirm",
             loss_params=loss_params,
             settings=settings,
-            seed=int(trial.user_attrs[_trials.CONFIRM_SEED]),
+            seeds=pair.confirm_seed(int(trial.user_attrs[_trials.CONFIRM_SEED])),
             prune=False,
         )
 
@@ -368,12 +371,13 @@ class Worker:
         phase: str,
         loss_params: dict[str, Any],
         settings: dict[str, Any],
-        seed: int,
+        seeds: ConfirmSeed,
         prune: bool,
     ) -> Any:
         from polybench.train import fit
 
-        task = self._task(pair.task)
+        data_seed = self._data_seed(pair.task, seeds.data_seed)
+        task = self._task(pair.task, data_seed)
         options = _training_options(pair.task, settings)
         run_id = self.store.start_run(
             study=self.config.name,
@@ -381,7 +385,12 @@ class Worker:
             model=pair.model,
             loss=pair.loss.loss,
             params={**loss_params, **settings},
-            seed=seed,
+            seed=seeds.seed,
+            seeds={
+                "init_seed": seeds.init_seed,
+                "order_seed": seeds.order_seed,
+                "data_seed": data_seed,
+            },
             phase=phase,
             optuna_study=trial.study.study_name,
             trial_number=int(trial.user_attrs.get(_trials.ORIGIN, trial.number)),
@@ -390,7 +399,9 @@ class Worker:
         self._run_id = run_id
         trial.set_user_attr(_trials.RUN_ID, run_id)
         objectives = self.config.search.objectives
-        progress_metric = "val_loss" if DIRECTIONS[objectives[0]] == "minimize" else "val_accuracy"
+        # The pruner watches the study's own objective; Optuna's pruners read its direction
+        # from the study (maximize for accuracy and F1, minimize for loss and ECE).
+        watched = objectives[0]
 
         def on_epoch(record: Any) -> bool:
             self.store.record_epoch(
@@ -402,10 +413,13 @@ class Worker:
                 record.lr,
                 record.seconds,
                 record.train_throughput,
+                val_macro_f1=record.val_macro_f1,
+                val_balanced_accuracy=record.val_balanced_accuracy,
+                val_ece=record.val_ece,
             )
             if not prune:
                 return False
-            value = getattr(record, progress_metric)
+            value = getattr(record, watched)
             if value is None or not math.isfinite(value):
                 return False
             trial.report(float(value), record.epoch)
@@ -418,13 +432,15 @@ class Worker:
                     pair.model,
                     pair.loss.loss,
                     loss_params,
-                    seed=seed,
+                    seed=seeds.init_seed,
+                    order_seed=seeds.order_seed,
                     device=self.config.device,
                     threads=self.config.threads,
                     amp=self.config.amp,
                     channels_last=self.config.channels_last,
                     compile=self.config.compile,
                     on_epoch=on_epoch,
+                    evaluate_test=phase == "confirm",
                     **options,
                 )
         except StorageUnavailable:
@@ -438,6 +454,7 @@ class Worker:
             logger.warning("%s trial %d failed: %s", trial.study.study_name, trial.number, reason)
             self._finish_failed(run_id, reason)
             trial.set_user_attr("failure_reason", reason)
+            trial.set_user_attr(_trials.EPOCHS, 0)
             raise TrialFailed(reason) from None
 
         metrics = dict(result.metrics)
@@ -461,6 +478,7 @@ class Worker:
             epochs_done=result.epochs_done,
         )
         trial.set_user_attr("train_throughput", result.train_throughput)
+        trial.set_user_attr(_trials.EPOCHS, int(result.epochs_done))
         if state == "pruned":
             raise optuna.TrialPruned(f"pruned after epoch {result.epochs_done}")
         if state != "complete":
@@ -503,15 +521,22 @@ class Worker:
         except Exception as cleanup:
             logger.info("could not give the trial back yet (%s); the next run retries it", cleanup)
 
-    def _task(self, spec: TaskSpec) -> Any:
-        if spec.task not in self._tasks:
+    def _data_seed(self, spec: TaskSpec, varied: int | None) -> int:
+        """The split's seed: a confirm seed's own when `split` is varied, else the task's
+        `data_seed` option, else the study seed."""
+        if varied is not None:
+            return varied
+        return int(spec.options.get("data_seed", self.config.seed))
+
+    def _task(self, spec: TaskSpec, data_seed: int) -> Any:
+        key = (spec.task, data_seed)
+        if key not in self._tasks:
             from polybench.tasks import load_task
 
-            options = spec.options
-            options.setdefault("data_seed", self.config.seed)
-            self._tasks[spec.task] = load_task(spec.task, **options)
-            record_loss_costs(self.store, self.config, spec, self._tasks[spec.task])
-        return self._tasks[spec.task]
+            options = spec.options | {"data_seed": data_seed}
+            self._tasks[key] = load_task(spec.task, **options)
+            record_loss_costs(self.store, self.config, spec, self._tasks[key])
+        return self._tasks[key]
 
 
 def record_loss_costs(store: Any, config: StudyConfig, spec: TaskSpec, task: Any) -> None:
@@ -561,15 +586,6 @@ def _training_options(spec: TaskSpec, settings: dict[str, Any]) -> dict[str, Any
     }
     options.update(settings)
     return {name: value for name, value in options.items() if value is not None}
-
-
-def _max_epochs(pair: PairPlan, default: int) -> int:
-    for param in pair.space:
-        if param.name == "epochs" and param.range.values is None:
-            return int(param.range.high or default)
-        if param.name == "epochs":
-            return int(max(param.range.numbers() or [default]))
-    return pair.task.epochs or default
 
 
 def _test_metric(metric: str) -> str:

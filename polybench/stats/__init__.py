@@ -21,6 +21,9 @@ Pure functions over the runs frame of `polybench.db.Store.runs()` (they never to
 - `sensitivity`, `sensitivity_summary`, `param_importances`: score against each hyperparameter in
   the search runs, and Optuna's fANOVA importances.
 - `pareto_front`, `accuracy_throughput_front`: the accuracy-throughput trade-off across losses.
+- `budget_ledger`: what each loss's result cost (trials by outcome, epochs, seconds);
+  `expected_best`, `expected_best_curve`: expected best validation score after k trials
+  (Dodge et al. 2019), which says how easy each loss is to tune.
 
 With too few seeds (n < 2) or tasks (< 2) the numbers are NaN and a `note` says so in words.
 """
@@ -42,6 +45,17 @@ from polybench.stats._baseline import (
     tost_paired,
     verdict_of,
     welch_t_test,
+)
+from polybench.stats._budget import (
+    EXPECTED_BEST_COLUMNS,
+    LEDGER_COLUMNS,
+    SEARCH_SPREAD_COLUMNS,
+    budget_ledger,
+    budget_points,
+    expected_best,
+    expected_best_curve,
+    search_repeat,
+    search_spread,
 )
 from polybench.stats._groups import confirm_groups, current_confirm_group
 from polybench.stats._improvement import (
@@ -105,10 +119,13 @@ __all__ = [
     "BOOTSTRAP_RESAMPLES",
     "BOOTSTRAP_SEED",
     "CONFIDENCE",
+    "EXPECTED_BEST_COLUMNS",
+    "LEDGER_COLUMNS",
     "METRICS",
     "MIN_SEEDS",
     "POWER",
     "RECOMMENDED_SEEDS",
+    "SEARCH_SPREAD_COLUMNS",
     "TEST_METRICS",
     "VERDICTS",
     "Comparison",
@@ -121,6 +138,8 @@ __all__ = [
     "bootstrap_description",
     "bootstrap_difference_interval",
     "bootstrap_interval",
+    "budget_ledger",
+    "budget_points",
     "compare",
     "compare_to_baseline",
     "confirm_groups",
@@ -128,6 +147,8 @@ __all__ = [
     "current_confirm_group",
     "detectable_effect",
     "effect_sizes",
+    "expected_best",
+    "expected_best_curve",
     "failure_text",
     "friedman",
     "friedman_from_ranks",
@@ -151,7 +172,9 @@ __all__ = [
     "pareto_front",
     "probability_of_improvement",
     "rank_losses",
+    "search_repeat",
     "search_runs",
+    "search_spread",
     "seed_note",
     "seed_summary",
     "seeds_needed",
