@@ -585,6 +585,42 @@ def test_every_chart_downloads_as_png_or_svg(sqlite_url, monkeypatch):
     assert {c["toImageButtonOptions"]["format"] for c in configs()} == {"svg"}
 
 
+def test_two_studies_side_by_side_in_the_overview(sqlite_url, monkeypatch):
+    _fill_pair(
+        sqlite_url, "alpha", {"cross_entropy": [0.80, 0.82, 0.81], "focal": [0.70, 0.72, 0.71]}
+    )
+    _fill_pair(
+        sqlite_url, "beta", {"focal": [0.95, 0.96, 0.94], "cross_entropy": [0.90, 0.91, 0.92]}
+    )
+    with open_store(sqlite_url) as store:  # a third study without task digits
+        store.ensure_study("gamma", SYNTH_STUDY.replace("name: synth", "name: gamma"))
+        _record(store, "gamma", "mnist", "focal", {}, seed=0, phase="confirm", trial=0,
+                state="complete", val=0.9, test=0.9)  # fmt: skip
+    at = _app(sqlite_url, monkeypatch)
+    at.selectbox(key="study").set_value("alpha").run()
+    _assert_clean(at)
+    assert len(at.tabs[0].dataframe) == 1  # no comparison until one is picked
+    at.selectbox(key="compare_study").set_value("beta").run()
+    _assert_clean(at)
+    overview = at.tabs[0]
+    assert overview.subheader[0].value == "Task digits: study alpha next to study beta"
+    left, right = (frame.value for frame in overview.dataframe)
+    assert list(left["loss"]) == list(right["loss"]) == ["cross_entropy", "focal"]
+    test_column = next(c for c in left.columns if c.startswith("test accuracy"))
+    assert left[test_column].iloc[0].startswith("0.8100 [")
+    assert right[test_column].iloc[1].startswith("0.9500 [")
+    captions = [c.value for c in overview.caption]
+    assert [m.value for m in overview.markdown] == ["**Study alpha**", "**Study beta**"]
+    assert captions[0].startswith("digits: no loss beats cross_entropy (highest mean cross_entropy")
+    assert captions[1].startswith("digits: no loss beats cross_entropy (highest mean focal, 0.95")
+    assert len(_figure(overview, "compare_intervals_beta")["data"]) >= 2
+    at.selectbox(key="compare_study").set_value("gamma").run()
+    _assert_clean(at)
+    assert "Study gamma has no finished confirm runs of task digits." in [
+        i.value for i in at.tabs[0].info
+    ]
+
+
 def test_sensitivity_table_has_readable_column_names(sqlite_url, monkeypatch):
     _fill_synth(sqlite_url)
     at = _app(sqlite_url, monkeypatch)

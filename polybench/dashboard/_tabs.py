@@ -95,7 +95,11 @@ def _fmt(value: float, digits: int = 4) -> str:
 
 
 def render_overview(view: View) -> None:
-    """The summary table of the task, its best loss called out, and each loss's interval."""
+    """The summary table of the task, its best loss called out, and each loss's interval; with a
+    study to compare, the two studies' summaries of the task side by side."""
+    if view.compare:
+        _side_by_side(view)
+        return
     summary = _data.task_summary(view.storage, view.study, view.task, view.metric)
     _best_loss_callout(view, summary)
     st.subheader("Summary")
@@ -116,6 +120,33 @@ def render_overview(view: View) -> None:
         ),
         key="overview_intervals",
     )
+
+
+def _side_by_side(view: View) -> None:
+    """Two studies' summaries of the chosen task in two columns, each with its verdict line."""
+    st.subheader(f"Task {view.task}: study {view.study} next to study {view.compare}")
+    for column, study in zip(st.columns(2), (view.study, view.compare), strict=True):
+        with column:
+            st.markdown(f"**Study {study}**")
+            summary = _data.task_summary(view.storage, study, view.task, view.metric)
+            if summary.empty or summary["test_mean"].isna().all():
+                st.info(f"Study {study} has no finished confirm runs of task {view.task}.")
+                continue
+            lines = report.verdicts(summary)
+            st.caption(lines[1] if summary.attrs.get("exploratory") else lines[0])
+            table = _in_loss_order(report.display_frame(summary).drop(columns=["task"]))
+            st.dataframe(table, hide_index=True, width="stretch", key=f"compare_summary_{study}")
+            _chart(
+                charts.interval_figure(
+                    summary,
+                    mean="test_mean",
+                    low="ci_low",
+                    high="ci_high",
+                    label=charts.metric_label(view.test_column),
+                    baseline=_baseline_band(summary),
+                ),
+                key=f"compare_intervals_{study}",
+            )
 
 
 def _clauses(summary: pd.DataFrame, baseline: str) -> list[str]:

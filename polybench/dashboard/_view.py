@@ -23,6 +23,7 @@ class View:
     task: str
     metric: str
     runs: pd.DataFrame
+    compare: str | None = None  # another study to show next to this one (Overview)
 
     @cached_property
     def task_runs(self) -> pd.DataFrame:

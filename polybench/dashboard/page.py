@@ -89,6 +89,20 @@ def render() -> None:
             help="The score every tab shows; it starts at the metric the study optimised.",
         )
         _study_counts(runs)
+        others = [name for name in studies if name != study]
+        compare = (
+            st.selectbox(
+                "Compare with study",
+                others,
+                index=None,
+                key="compare_study",
+                placeholder="none",
+                help="Shows the other study's summary of the same task next to this one's "
+                "in the Overview tab.",
+            )
+            if others
+            else None
+        )
         st.selectbox(
             "Figure download format",
             FIGURE_FORMATS,
@@ -97,7 +111,7 @@ def render() -> None:
             help="What the camera button of every chart's toolbar saves: PNG or SVG.",
         )
 
-    view = View(storage=storage, study=study, task=task, metric=metric, runs=runs)
+    view = View(storage=storage, study=study, task=task, metric=metric, runs=runs, compare=compare)
     st.title(f"Study {study}")
     st.caption(
         f"Task **{task}** in every tab but Across tasks, which compares all {len(tasks)} "
