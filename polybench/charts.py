@@ -23,18 +23,17 @@ import plotly.graph_objects as go
 
 BASELINE_LOSS = "cross_entropy"
 
-# The registry order of polybench.losses, so colours do not depend on which losses a study has.
-_LOSS_ORDER = (
-    "cross_entropy",
-    "poly1_cross_entropy",
-    "polyn_cross_entropy",
-    "focal",
-    "poly1_focal",
-    "sigmoid_focal",
-    "poly1_sigmoid_focal",
-    "seed_focal",
-    "seed_poly1_focal",
-)
+
+def loss_order() -> tuple[str, ...]:
+    """Every registered loss in the one order all charts and tables use: the built-in losses in
+    the registry order of `polybench.losses` (cross-entropy, the baseline, first), then plug-in
+    losses (registered from outside `polybench`) alphabetically."""
+    from polybench.losses import LOSSES
+
+    builtin = [name for name, cls in LOSSES.items() if cls.__module__.startswith("polybench.")]
+    return tuple(builtin + sorted(set(LOSSES) - set(builtin)))
+
+
 _BASELINE_COLOR = "#5f6b7a"
 _PALETTE = (
     "#1F77B4",
@@ -87,21 +86,23 @@ def metric_label(name: str) -> str:
 def ordered_losses(losses: Iterable[str]) -> list[str]:
     """Distinct loss names in registry order (baseline first); unknown names after, sorted."""
     distinct = set(losses)
-    known = [name for name in _LOSS_ORDER if name in distinct]
-    return known + sorted(distinct - set(_LOSS_ORDER))
+    order = loss_order()
+    known = [name for name in order if name in distinct]
+    return known + sorted(distinct - set(order))
 
 
 def loss_colors(losses: Iterable[str]) -> dict[str, str]:
     """One colour per loss, stable across charts and studies (cross-entropy is always grey)."""
     colors: dict[str, str] = {}
     extra = 0
+    order = loss_order()
     for name in ordered_losses(losses):
         if name == BASELINE_LOSS:
             colors[name] = _BASELINE_COLOR
-        elif name in _LOSS_ORDER:
-            colors[name] = _PALETTE[(_LOSS_ORDER.index(name) - 1) % len(_PALETTE)]
+        elif name in order:
+            colors[name] = _PALETTE[(order.index(name) - 1) % len(_PALETTE)]
         else:
-            colors[name] = _PALETTE[(len(_LOSS_ORDER) - 1 + extra) % len(_PALETTE)]
+            colors[name] = _PALETTE[(len(order) - 1 + extra) % len(_PALETTE)]
             extra += 1
     return colors
 
@@ -479,6 +480,81 @@ def learning_curves_figure(
     figure = _style(figure, title=title, x="epoch", y=metric_label(value), height=420)
     figure.update_layout(legend_title_text="run")
     return figure
+
+
+def mean_curves(epochs: pd.DataFrame, runs: pd.DataFrame, *, value: str) -> pd.DataFrame:
+    """Per loss and epoch: the mean of `value` over the given runs (e.g. a loss's confirm seeds),
+    its lowest and highest value and how many runs reached that epoch, in loss order."""
+    columns = ["loss", "epoch", "mean", "low", "high", "n_runs"]
+    if epochs.empty or runs.empty:
+        return pd.DataFrame(columns=columns)
+    merged = epochs[["run_id", "epoch", value]].merge(runs[["run_id", "loss"]], on="run_id")
+    merged = merged.dropna(subset=[value])
+    grouped = merged.groupby(["loss", "epoch"])[value]
+    table = pd.DataFrame(
+        {
+            "mean": grouped.mean(),
+            "low": grouped.min(),
+            "high": grouped.max(),
+            "n_runs": grouped.size(),
+        }
+    ).reset_index()
+    order = {loss: i for i, loss in enumerate(ordered_losses(table["loss"]))}
+    table = table.sort_values(
+        ["loss", "epoch"], key=lambda c: c.map(order) if c.name == "loss" else c
+    )
+    return table[columns].reset_index(drop=True)
+
+
+def mean_curves_figure(
+    epochs: pd.DataFrame, runs: pd.DataFrame, *, value: str = "val_accuracy"
+) -> go.Figure:
+    """One line per loss: `value` averaged over its runs per epoch, with a min–max band."""
+    title = f"{metric_label(value)} per epoch, mean over confirm seeds (band: min–max)"
+    table = mean_curves(epochs, runs, value=value)
+    if table.empty:
+        return _empty_figure("No confirm run has recorded epochs yet.", title)
+    colors = loss_colors(table["loss"])
+    figure = go.Figure()
+    for loss in ordered_losses(table["loss"]):
+        curve = table[table["loss"] == loss]
+        color = colors[loss]
+        figure.add_trace(
+            go.Scatter(
+                x=list(curve["epoch"]) + list(curve["epoch"])[::-1],
+                y=list(curve["high"]) + list(curve["low"])[::-1],
+                fill="toself",
+                fillcolor=_translucent(color),
+                line={"width": 0},
+                hoverinfo="skip",
+                legendgroup=loss,
+                showlegend=False,
+                name=f"{loss} min–max",
+            )
+        )
+        figure.add_trace(
+            go.Scatter(
+                x=curve["epoch"],
+                y=curve["mean"],
+                mode="lines+markers",
+                name=loss,
+                legendgroup=loss,
+                line={"color": color, "width": 2},
+                marker={"size": 5},
+                customdata=curve[["low", "high", "n_runs"]].to_numpy(),
+                hovertemplate=f"<b>{loss}</b><br>epoch %{{x}}: mean %{{y:.4f}} "
+                "(min %{customdata[0]:.4f}, max %{customdata[1]:.4f}, "
+                "%{customdata[2]} runs)<extra></extra>",
+            )
+        )
+    figure = _style(figure, title=title, x="epoch", y=metric_label(value), height=420)
+    figure.update_layout(legend_title_text="loss")
+    return figure
+
+
+def _translucent(color: str, alpha: float = 0.18) -> str:
+    red, green, blue = (int(color.lstrip("#")[i : i + 2], 16) for i in (0, 2, 4))
+    return f"rgba({red}, {green}, {blue}, {alpha})"
 
 
 def average_rank_figure(

@@ -480,7 +480,123 @@ def test_across_tasks_shows_ranks_and_the_friedman_test(sqlite_url, monkeypatch)
     _assert_clean(at)
     summary = at.tabs[0].dataframe[0].value
     assert sorted(summary["loss"]) == sorted(SYNTH_LOSSES)
-    assert at.title[0].value == "Study synth · task mnist"
+    assert at.title[0].value == "Study synth"
+    assert "Task **mnist** in every tab but Across tasks, which compares all 3 task(s) of the " \
+        "study." in [c.value for c in at.main.caption]  # fmt: skip
+    # The Across-tasks tab is titled with the study's tasks, not the chosen one.
+    (heading,) = at.tabs[4].subheader
+    assert heading.value == "All 3 task(s) of study synth: digits, mnist, mnist5k"
+
+
+REGISTRY_ORDER = ["cross_entropy", "poly1_cross_entropy", "focal"]  # != alphabetical
+
+
+def test_every_chart_and_table_keeps_the_registry_order_of_losses(sqlite_url, monkeypatch):
+    _fill_synth(sqlite_url)
+    at = _app(sqlite_url, monkeypatch)
+    _assert_clean(at)
+    overview, tradeoff, sensitivity, runs, across, budget = at.tabs
+    # Tables: rows (or columns, for the task x loss scores) in registry order.
+    assert list(overview.dataframe[0].value["loss"]) == REGISTRY_ORDER
+    assert list(tradeoff.dataframe[-1].value["loss"]) == REGISTRY_ORDER
+    assert list(dict.fromkeys(sensitivity.dataframe[0].value["loss"])) == REGISTRY_ORDER[1:]
+    assert list(budget.dataframe[0].value["loss"]) == REGISTRY_ORDER
+    assert list(across.dataframe[0].value.columns) == REGISTRY_ORDER
+    # Charts: traces (legend entries) or categories in registry order.
+    names = [t["name"] for t in _figure(tradeoff, "tradeoff_chart")["data"]]
+    assert list(dict.fromkeys(n.split(" ")[0] for n in names if "(" in n)) == REGISTRY_ORDER
+    intervals = _figure(overview, "overview_intervals")["data"]
+    assert [t["name"] for t in intervals if t.get("name") in REGISTRY_ORDER] == REGISTRY_ORDER
+    curves = _figure(runs, "mean_curves_chart")["data"]
+    assert [t["name"] for t in curves if t.get("mode") == "lines+markers"] == REGISTRY_ORDER
+    lines = _figure(budget, "expected_best")["data"]
+    assert [t["name"] for t in lines if t.get("mode") == "lines+markers"] == REGISTRY_ORDER
+
+
+def test_loss_order_is_the_registry_then_plugins_alphabetically():
+    from polybench.losses import LOSSES, Loss, register
+
+    assert charts.loss_order() == tuple(LOSSES)  # only built-in losses are registered here
+    assert charts.loss_order()[0] == charts.BASELINE_LOSS
+
+    class Zeta(Loss):
+        name = "zeta_plugin"
+
+    class Alpha(Loss):
+        name = "alpha_plugin"
+
+    Zeta.__module__ = Alpha.__module__ = "my_losses"
+    try:
+        register(Zeta)
+        register(Alpha)
+        order = charts.loss_order()
+        assert order[: len(order) - 2] == tuple(n for n in LOSSES if not n.endswith("_plugin"))
+        assert order[-2:] == ("alpha_plugin", "zeta_plugin")
+        assert charts.ordered_losses(["zeta_plugin", "focal", "alpha_plugin", "cross_entropy"]) == [
+            "cross_entropy",
+            "focal",
+            "alpha_plugin",
+            "zeta_plugin",
+        ]
+    finally:
+        LOSSES.pop("zeta_plugin", None)
+        LOSSES.pop("alpha_plugin", None)
+
+
+def test_mean_learning_curve_of_the_confirm_seeds_with_a_min_max_band(sqlite_url, monkeypatch):
+    tests = _fill_synth(sqlite_url)
+    at = _app(sqlite_url, monkeypatch)  # task digits
+    _assert_clean(at)
+    figure = _figure(at.tabs[3], "mean_curves_chart")
+    assert "mean over confirm seeds (band: min–max)" in figure["layout"]["title"]["text"]
+    traces = figure["data"]
+    for loss in SYNTH_LOSSES:
+        # _record writes val = test + 0.01, and epoch e holds val - 0.05 * (1 - e).
+        per_epoch = [[t + 0.01 - 0.05 * (1 - e) for t in tests[("digits", loss)]] for e in (0, 1)]
+        (line,) = [t for t in traces if t["name"] == loss]
+        assert _array(line["x"]) == [0, 1]
+        assert _array(line["y"]) == pytest.approx([sum(v) / 3 for v in per_epoch])
+        (band,) = [t for t in traces if t["name"] == f"{loss} min–max"]
+        assert _array(band["y"]) == pytest.approx(
+            [max(per_epoch[0]), max(per_epoch[1]), min(per_epoch[1]), min(per_epoch[0])]
+        )
+    assert "min–max, not a confidence interval" in " ".join(c.value for c in at.tabs[3].caption)
+
+
+def test_every_chart_downloads_as_png_or_svg(sqlite_url, monkeypatch):
+    _fill_synth(sqlite_url)
+    at = _app(sqlite_url, monkeypatch)
+    _assert_clean(at)
+
+    def configs():
+        return [json.loads(chart.proto.config) for chart in at.get("plotly_chart")]
+
+    assert len(configs()) >= 8
+    for config in configs():
+        options = config["toImageButtonOptions"]
+        assert options["format"] == "png" and options["scale"] == 2
+        assert options["filename"].startswith("polybench-")
+        assert config["displaylogo"] is False
+    filenames = [c["toImageButtonOptions"]["filename"] for c in configs()]
+    assert "polybench-overview_intervals" in filenames
+    assert len(set(filenames)) == len(filenames)
+    at.selectbox(key="figure_format").set_value("svg").run()
+    _assert_clean(at)
+    assert {c["toImageButtonOptions"]["format"] for c in configs()} == {"svg"}
+
+
+def test_sensitivity_table_has_readable_column_names(sqlite_url, monkeypatch):
+    _fill_synth(sqlite_url)
+    at = _app(sqlite_url, monkeypatch)
+    _assert_clean(at)
+    table = at.tabs[2].dataframe[0].value
+    assert list(table.columns) == [
+        "loss", "parameter", "runs", "distinct values", "lowest value", "highest value",
+        "best value", "best score", "lowest score", "highest score", "score spread",
+        "Spearman ρ", "Spearman p", "note",
+    ]  # fmt: skip
+    focal = table[table["loss"] == "focal"].iloc[0]
+    assert focal["parameter"] == "gamma" and focal["runs"] == 3 and focal["highest value"] == 2.0
 
 
 # --- chart builders -------------------------------------------------------------------------

@@ -145,6 +145,6 @@ def test_dashboard_renders_every_tab_in_headless_chromium(dashboard: str, tmp_pa
                 shot = tmp_path / f"dashboard-{name.lower().replace(' ', '-')}.png"
                 page.screenshot(path=str(shot), full_page=True)
                 assert shot.stat().st_size > 10_000
-            assert page.get_by_role("heading", name="Study browser · task digits").is_visible()
+            assert page.get_by_role("heading", name="Study browser", exact=True).is_visible()
         finally:
             browser.close()

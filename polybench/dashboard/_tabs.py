@@ -35,8 +35,56 @@ _RUN_COLUMNS = [
 ]
 
 
+# Sensitivity summary columns (`polybench.stats.sensitivity_summary`) as the table shows them.
+_SENSITIVITY_NAMES = {
+    "loss": "loss",
+    "param": "parameter",
+    "n_runs": "runs",
+    "n_values": "distinct values",
+    "value_min": "lowest value",
+    "value_max": "highest value",
+    "best_value": "best value",
+    "best_score": "best score",
+    "score_min": "lowest score",
+    "score_max": "highest score",
+    "score_spread": "score spread",
+    "spearman_rho": "Spearman ρ",
+    "spearman_p": "Spearman p",
+    "note": "note",
+}
+
+
+FIGURE_FORMATS = ("png", "svg")
+
+
+def chart_config(key: str, image_format: str = "png") -> dict:
+    """Plotly's modebar for a chart: no logo, and the camera button ("Download plot") saves the
+    figure in `image_format` (PNG at twice the screen resolution, or SVG) as
+    `polybench-<key>.<format>`.
+
+    Streamlit passes the config as JSON, so a custom button (which needs a JavaScript function)
+    cannot add a second format; the sidebar's "Figure download format" chooses it instead.
+    """
+    return {
+        "displaylogo": False,
+        "toImageButtonOptions": {
+            "format": image_format,
+            "filename": f"polybench-{key}",
+            "scale": 2 if image_format == "png" else 1,
+        },
+    }
+
+
 def _chart(figure, key: str) -> None:
-    st.plotly_chart(figure, key=key, width="stretch", config={"displaylogo": False})
+    image_format = st.session_state.get("figure_format", "png")
+    st.plotly_chart(figure, key=key, width="stretch", config=chart_config(key, image_format))
+
+
+def _in_loss_order(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of `frame` ordered by its `loss` column in `charts.ordered_losses` order (stable
+    within a loss)."""
+    position = {loss: i for i, loss in enumerate(charts.ordered_losses(frame["loss"]))}
+    return frame.sort_values("loss", key=lambda column: column.map(position), kind="stable")
 
 
 def _fmt(value: float, digits: int = 4) -> str:
@@ -54,7 +102,7 @@ def render_overview(view: View) -> None:
     if summary.empty:
         st.info(f"No finished runs of task {view.task} yet.")
         return
-    table = report.display_frame(summary).drop(columns=["task"])
+    table = _in_loss_order(report.display_frame(summary).drop(columns=["task"]))
     st.dataframe(table, hide_index=True, width="stretch", key="overview_summary")
     st.caption(" ".join(report.footer_lines(summary)))
     _chart(
@@ -187,6 +235,7 @@ def _throughput_table(view: View) -> None:
     table = table[["loss", rate, cost]].assign(
         **{f"throughput vs {baseline}": summary["throughput_note"].fillna("").to_numpy()}
     )
+    table = _in_loss_order(table)
     st.dataframe(table, hide_index=True, width="stretch", key="tradeoff_throughput")
     noted = summary["throughput_note"].dropna()
     within = [
@@ -233,7 +282,13 @@ def render_sensitivity(view: View) -> None:
             st.caption(f"Grey band: {band.label}.")
         summary = _data.sensitivity_table(view.storage, view.study, view.task, view.metric)
         if not summary.empty:
-            st.dataframe(summary, hide_index=True, width="stretch", key="sensitivity_summary")
+            shown = _in_loss_order(summary)[list(_SENSITIVITY_NAMES)]
+            st.dataframe(
+                shown.rename(columns=_SENSITIVITY_NAMES),
+                hide_index=True,
+                width="stretch",
+                key="sensitivity_summary",
+            )
     two_param = [loss for loss in charts.ordered_losses(search["loss"]) if len(
         charts.tuned_params(search, loss)) >= 2]  # fmt: skip
     if two_param:
@@ -302,6 +357,20 @@ def render_runs(view: View) -> None:
         charts.learning_curves_figure(epochs, table[table["run_id"].isin(selected)], value=value),
         key="curves_chart",
     )
+    confirm = view.task_runs[
+        (view.task_runs["phase"] == "confirm") & (view.task_runs["state"] == "complete")
+    ]
+    all_epochs = _data.task_epochs(view.storage, view.study, view.task)
+    _chart(
+        charts.mean_curves_figure(
+            all_epochs[all_epochs["run_id"].isin(confirm["run_id"])], confirm, value=value
+        ),
+        key="mean_curves_chart",
+    )
+    st.caption(
+        "Each line is a loss's complete confirm runs averaged per epoch; the shaded band spans "
+        "the lowest and highest run (min–max, not a confidence interval: a study has few seeds)."
+    )
 
 
 def _default_curves(table: pd.DataFrame, limit: int = 8) -> list[int]:
@@ -337,7 +406,7 @@ def render_budget(view: View) -> None:
     if ledger.empty:
         st.info(f"No run of task {view.task} has finished yet.")
     else:
-        shown = report.ledger_display(ledger).drop(columns=["task"])
+        shown = _in_loss_order(report.ledger_display(ledger).drop(columns=["task"]))
         st.dataframe(shown, hide_index=True, width="stretch", key="budget_ledger")
         st.caption(
             "Search trials by outcome, epochs trained and compute seconds (run wall times) of "
@@ -357,6 +426,8 @@ def render_budget(view: View) -> None:
 
 def render_across_tasks(view: View) -> None:
     """Average rank of each loss over the study's tasks, the Friedman test and Nemenyi pairs."""
+    tasks = sorted(view.runs["task"].unique())
+    st.subheader(f"All {len(tasks)} task(s) of study {view.study}: {', '.join(tasks)}")
     summary = _data.study_summary(view.storage, view.study, view.metric)
     scores = summary.pivot_table(index="task", columns="loss", values="test_mean")
     label = charts.metric_label(view.test_column)

@@ -14,6 +14,7 @@ import streamlit as st
 
 from polybench.dashboard import STORAGE_ENV, _data
 from polybench.dashboard._tabs import (
+    FIGURE_FORMATS,
     render_across_tasks,
     render_budget,
     render_overview,
@@ -88,9 +89,20 @@ def render() -> None:
             help="The score every tab shows; it starts at the metric the study optimised.",
         )
         _study_counts(runs)
+        st.selectbox(
+            "Figure download format",
+            FIGURE_FORMATS,
+            key="figure_format",
+            format_func=str.upper,
+            help="What the camera button of every chart's toolbar saves: PNG or SVG.",
+        )
 
     view = View(storage=storage, study=study, task=task, metric=metric, runs=runs)
-    st.title(f"Study {study} · task {task}")
+    st.title(f"Study {study}")
+    st.caption(
+        f"Task **{task}** in every tab but Across tasks, which compares all {len(tasks)} "
+        f"task(s) of the study."
+    )
     _status_messages(view)
     for tab, title, draw in zip(
         st.tabs(list(TABS)),
