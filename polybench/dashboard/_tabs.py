@@ -106,9 +106,18 @@ def render_overview(view: View) -> None:
     if summary.empty:
         st.info(f"No finished runs of task {view.task} yet.")
         return
+    _summary_and_intervals(view, summary, "overview", footer=True)
+
+
+def _summary_and_intervals(
+    view: View, summary: pd.DataFrame, prefix: str, suffix: str = "", *, footer: bool = False
+) -> None:
+    """A task's summary table (losses in registry order), with the report's footer when asked,
+    and its interval chart, keyed `{prefix}_summary{suffix}` and `{prefix}_intervals{suffix}`."""
     table = _in_loss_order(report.display_frame(summary).drop(columns=["task"]))
-    st.dataframe(table, hide_index=True, width="stretch", key="overview_summary")
-    st.caption(" ".join(report.footer_lines(summary)))
+    st.dataframe(table, hide_index=True, width="stretch", key=f"{prefix}_summary{suffix}")
+    if footer:
+        st.caption(" ".join(report.footer_lines(summary)))
     _chart(
         charts.interval_figure(
             summary,
@@ -118,7 +127,7 @@ def render_overview(view: View) -> None:
             label=charts.metric_label(view.test_column),
             baseline=_baseline_band(summary),
         ),
-        key="overview_intervals",
+        key=f"{prefix}_intervals{suffix}",
     )
 
 
@@ -134,19 +143,7 @@ def _side_by_side(view: View) -> None:
                 continue
             lines = report.verdicts(summary)
             st.caption(lines[1] if summary.attrs.get("exploratory") else lines[0])
-            table = _in_loss_order(report.display_frame(summary).drop(columns=["task"]))
-            st.dataframe(table, hide_index=True, width="stretch", key=f"compare_summary_{study}")
-            _chart(
-                charts.interval_figure(
-                    summary,
-                    mean="test_mean",
-                    low="ci_low",
-                    high="ci_high",
-                    label=charts.metric_label(view.test_column),
-                    baseline=_baseline_band(summary),
-                ),
-                key=f"compare_intervals_{study}",
-            )
+            _summary_and_intervals(view, summary, "compare", f"_{study}")
 
 
 def _clauses(summary: pd.DataFrame, baseline: str) -> list[str]:
