@@ -520,17 +520,7 @@ def mean_curves_figure(
         curve = table[table["loss"] == loss]
         color = colors[loss]
         figure.add_trace(
-            go.Scatter(
-                x=list(curve["epoch"]) + list(curve["epoch"])[::-1],
-                y=list(curve["high"]) + list(curve["low"])[::-1],
-                fill="toself",
-                fillcolor=_translucent(color),
-                line={"width": 0},
-                hoverinfo="skip",
-                legendgroup=loss,
-                showlegend=False,
-                name=f"{loss} min–max",
-            )
+            _band(curve["epoch"], curve["low"], curve["high"], color, loss, f"{loss} min–max")
         )
         figure.add_trace(
             go.Scatter(
@@ -550,6 +540,23 @@ def mean_curves_figure(
     figure = _style(figure, title=title, x="epoch", y=metric_label(value), height=420)
     figure.update_layout(legend_title_text="loss")
     return figure
+
+
+def _band(
+    x: pd.Series, low: pd.Series, high: pd.Series, color: str, loss: str, name: str
+) -> go.Scatter:
+    """A filled band from `low` to `high` over `x`, grouped with `loss`'s line in the legend."""
+    return go.Scatter(
+        x=[*x, *list(x)[::-1]],
+        y=[*high, *list(low)[::-1]],
+        fill="toself",
+        fillcolor=_translucent(color),
+        line={"width": 0},
+        hoverinfo="skip",
+        legendgroup=loss,
+        showlegend=False,
+        name=name,
+    )
 
 
 def _translucent(color: str, alpha: float = 0.18) -> str:
@@ -665,19 +672,7 @@ def expected_best_figure(curve: pd.DataFrame, *, metric: str = "val_accuracy") -
         color = colors[loss]
         upper = points["expected_best"] + points["spread"]
         lower = points["expected_best"] - points["spread"]
-        figure.add_trace(
-            go.Scatter(
-                x=[*points["k"], *points["k"][::-1]],
-                y=[*upper, *lower[::-1]],
-                fill="toself",
-                fillcolor=color,
-                opacity=0.15,
-                line={"width": 0},
-                hoverinfo="skip",
-                showlegend=False,
-                legendgroup=loss,
-            )
-        )
+        figure.add_trace(_band(points["k"], lower, upper, color, loss, f"{loss} ±1 SD"))
         figure.add_trace(
             go.Scatter(
                 x=points["k"],
