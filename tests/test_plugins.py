@@ -366,7 +366,7 @@ def test_an_installed_entry_point_loss_runs_with_two_workers_then_status_report_
 
     run = _cli("run", "byo_ep.yaml", "--workers", "2", cwd=work, env=env)
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "7 of 7 planned runs stored (7 complete)" in " ".join(run.stdout.split())
+    assert "8 of 8 planned runs stored (8 complete)" in " ".join(run.stdout.split())
 
     status = _cli("status", "byo_ep", "--json", cwd=work, env=env)
     assert status.returncode == 0, status.stderr

@@ -108,7 +108,7 @@ def test_byo_section_runs_with_two_workers_then_status_report_and_dashboard(tmp_
         return result
 
     run = cli(*commands[0][1:])
-    assert "11 of 11 planned runs stored (11 complete)" in " ".join(run.stdout.split())
+    assert "12 of 12 planned runs stored (12 complete)" in " ".join(run.stdout.split())
     status = cli(*commands[1][1:])
     losses = {line.split("\t")[1] for line in status.stdout.splitlines()[1:]}
     assert losses == {"cross_entropy", "poly1_cross_entropy", "poly2_cross_entropy"}

@@ -330,7 +330,8 @@ def _wait_for_running_run(url: str, study: str, process: subprocess.Popen) -> No
 @pytest.mark.slow
 def test_ctrl_c_stops_cleanly_and_the_next_run_resumes(tmp_path: Path, sqlite_url: str):
     path = study_file(tmp_path, name="stop", trials=2, seeds=1, epochs=4, subsample=0.5)
-    process = _start(path, sqlite_url)
+    # One worker, so exactly one run is in flight when the signal comes.
+    process = _start(path, sqlite_url, "--workers", "1")
     _wait_for_running_run(sqlite_url, "stop", process)
     process.send_signal(signal.SIGINT)
     output, _ = process.communicate(timeout=120)
@@ -357,7 +358,9 @@ def test_sigkill_mid_study_then_rerun_ends_with_exactly_the_planned_runs(
     tmp_path: Path, sqlite_url: str
 ):
     path = study_file(tmp_path, name="killed", trials=2, seeds=1, epochs=4, subsample=0.5)
-    process = _start(path, sqlite_url)
+    # One in-process worker: SIGKILL leaves its run `running` (spawned workers would notice the
+    # dead parent and stop cleanly, which test_faults covers).
+    process = _start(path, sqlite_url, "--workers", "1")
     _wait_for_running_run(sqlite_url, "killed", process)
     process.send_signal(signal.SIGKILL)
     process.communicate(timeout=60)
