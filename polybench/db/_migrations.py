@@ -25,6 +25,7 @@ from sqlalchemy.exc import DBAPIError
 from alembic import command
 from polybench.db._errors import StorageError
 from polybench.db._models import VERSION_TABLE, is_polybench_table
+from polybench.db._retry import is_transient
 from polybench.db._url import (
     WRITE_OPTION,
     create_storage_engine,
@@ -199,6 +200,9 @@ def ensure_current(engine: Engine, url: str, *, read_only: bool = False) -> None
             revision = current_revision(connection)
             tables = revision is None and has_polybench_tables(connection)
     except DBAPIError as error:
+        if url.startswith("sqlite") and is_transient(error):
+            raise  # another process is migrating this SQLite file: the caller's retry waits
+        # (An unreachable server at start-up is reported at once: more often a wrong URL.)
         raise storage_error(url, "open storage", error) from None
     if revision == head:
         return

@@ -92,8 +92,19 @@ def open_store(
     """
     resolved = resolve_storage_url(url)
     engine = create_storage_engine(resolved, read_only=read_only)
+    retry = retry or StorageRetry()
     try:
-        ensure_current(engine, resolved, read_only=read_only)
+        if resolved.startswith("sqlite"):
+            # Processes opening one fresh SQLite file together wait for the one migrating it
+            # (PostgreSQL serialises that with an advisory lock; an unreachable server at
+            # start-up is reported at once, as it is more often a wrong URL).
+            retry.call(
+                lambda: ensure_current(engine, resolved, read_only=read_only),
+                what="open storage",
+                url=resolved,
+            )
+        else:
+            ensure_current(engine, resolved, read_only=read_only)
     except BaseException:
         engine.dispose()
         raise
