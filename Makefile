@@ -2,7 +2,14 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test test-slow lint format bench dashboard clean
+.PHONY: setup demo results test test-slow lint format bench dashboard clean
+
+# `make results`: the reference study, then docs/results.md with its figures and runs (Parquet).
+RESULTS_STUDY ?= studies/reference.yaml
+RESULTS_NAME ?= reference
+RESULTS_DB ?= sqlite:///results/reference.db
+RESULTS_DIR ?= docs/results
+RESULTS_PAGE ?= docs/results.md
 
 $(BIN)/polybench: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +21,12 @@ setup: $(BIN)/polybench
 
 demo: setup
 	$(BIN)/polybench run studies/quickstart.yaml
+	$(BIN)/polybench report quickstart
+
+results: setup
+	mkdir -p results
+	$(BIN)/polybench run $(RESULTS_STUDY) --storage $(RESULTS_DB)
+	$(BIN)/polybench report $(RESULTS_NAME) --storage $(RESULTS_DB) --format page --figures $(RESULTS_DIR) --output $(RESULTS_PAGE) --force
 
 test: setup
 	$(BIN)/ruff check .

@@ -66,6 +66,7 @@ _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 MAX_STUDY_BYTES = 1_000_000
 MAX_YAML_NODES = 100_000  # values after expanding aliases (refuses "billion laughs")
 MAX_NAME_LENGTH = 200
+MAX_LABEL_LENGTH = 100  # the run table's task and loss columns are String(100)
 MAX_TRIALS = 100_000
 MAX_CONFIRM_SEEDS = 1_000
 MAX_EPOCHS = 100_000
@@ -189,12 +190,15 @@ class TaskSpec(BaseModel):
 
     Keys that are not fields here (`subsample`, `imbalance`, `root`, ...) are the task's own
     options, checked against what the task declares. Unset training settings (model, epochs,
-    batch size, optimizer settings, schedule) take the task's own defaults.
+    batch size, optimizer settings, schedule) take the task's own defaults. `label` names the
+    entry in the study (its Optuna studies and the runs' `task` column), so one task can appear
+    under several conditions (`digits` clean and `digits_noisy` with `label_noise`).
     """
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
     task: str
+    label: str | None = Field(default=None, max_length=MAX_LABEL_LENGTH)
     model: str | None = None
     epochs: int | None = Field(default=None, ge=1, le=MAX_EPOCHS)
     batch_size: int | None = Field(default=None, ge=1, le=MAX_BATCH_SIZE)
@@ -207,13 +211,28 @@ class TaskSpec(BaseModel):
         """The task's own options (everything that is not a TaskSpec field)."""
         return dict(self.model_extra or {})
 
+    @property
+    def name(self) -> str:
+        """The entry's name in the study: its `label`, else the task's name."""
+        return self.label or self.task
+
 
 class LossSpec(_Strict):
-    """One loss: fixed `params` and searched ranges in `search`, by hyperparameter name."""
+    """One loss: fixed `params` and searched ranges in `search`, by hyperparameter name.
+
+    `label` names the entry in the study (its Optuna studies and the runs' `loss` column), so
+    one loss can appear twice with different settings (`cross_entropy` plain, and labelled
+    `cross_entropy_ls` with label smoothing searched)."""
 
     loss: str
+    label: str | None = Field(default=None, max_length=MAX_LABEL_LENGTH)
     params: dict[str, float | int | bool | str | list[float]] = Field(default_factory=dict)
     search: dict[str, Range] = Field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        """The entry's name in the study: its `label`, else the loss's name."""
+        return self.label or self.loss
 
 
 class SearchSpec(_Strict):
@@ -742,17 +761,19 @@ def _tasks_problems(config: StudyConfig) -> list[tuple[tuple[str | int, ...], st
                     + _closest(spec.task, TASKS),
                 )
             )
-        elif spec.task in seen:
+        elif spec.name in seen:
             found.append(
                 (
-                    (*loc, "task"),
-                    f"{spec.task!r} is already listed at tasks[{seen[spec.task]}]; each task "
-                    "appears once (its studies are named {study}/{task}/{loss}).",
+                    (*loc, "label" if spec.label else "task"),
+                    f"{spec.name!r} is already listed at tasks[{seen[spec.name]}]; each task "
+                    "entry needs its own name (its studies are named {study}/{task}/{loss}): "
+                    "give one a `label:` (digits_noisy).",
                 )
             )
         else:
-            seen[spec.task] = index
+            seen[spec.name] = index
             found.extend(_task_option_problems(loc, spec))
+        found.extend(_label_problems(loc, spec.label))
         if spec.model is None:
             pass
         elif spec.model not in MODELS:
@@ -767,6 +788,21 @@ def _tasks_problems(config: StudyConfig) -> list[tuple[tuple[str | int, ...], st
             found.extend(_model_option_problems(loc, spec))
         found.extend(_training_problems(loc, spec))
     return found
+
+
+def _label_problems(
+    loc: tuple[str | int, ...], label: str | None
+) -> list[tuple[tuple[str | int, ...], str]]:
+    """A `label` becomes part of the Optuna study names: the same characters as `name`."""
+    if label is None or _NAME_PATTERN.match(label):
+        return []
+    return [
+        (
+            (*loc, "label"),
+            f"{label!r} must start with a letter or digit and use only letters, digits, '_', "
+            "'-' and '.' (it becomes part of the Optuna study names).",
+        )
+    ]
 
 
 def _task_option_problems(
@@ -868,16 +904,27 @@ def _losses_problems(config: StudyConfig) -> list[tuple[tuple[str | int, ...], s
                 )
             )
             continue
-        if spec.loss in seen:
+        found.extend(_label_problems(loc, spec.label))
+        if spec.label in LOSSES and spec.label != spec.loss:
             found.append(
                 (
-                    (*loc, "loss"),
-                    f"{spec.loss!r} is already listed at losses[{seen[spec.loss]}]; each loss "
-                    "appears once (its studies are named {study}/{task}/{loss}).",
+                    (*loc, "label"),
+                    f"{spec.label!r} is the name of another loss; label this {spec.loss} entry "
+                    "with a name no registered loss has.",
                 )
             )
             continue
-        seen[spec.loss] = index
+        if spec.name in seen:
+            found.append(
+                (
+                    (*loc, "label" if spec.label else "loss"),
+                    f"{spec.name!r} is already listed at losses[{seen[spec.name]}]; each loss "
+                    "entry needs its own name (its studies are named {study}/{task}/{loss}): "
+                    "give one a `label:` (cross_entropy_ls).",
+                )
+            )
+            continue
+        seen[spec.name] = index
         cls = get_loss_class(spec.loss)
         declared = {hp.name: hp for hp in cls.hyperparams}
         params_valid = True

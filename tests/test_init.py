@@ -43,7 +43,7 @@ def test_init_in_an_empty_directory_writes_quickstart_that_plans(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["quickstart.yaml"]
     plan = _cli("run", "quickstart.yaml", "--dry-run", cwd=tmp_path)
     assert plan.returncode == 0, plan.stderr
-    assert "= 56 run(s)" in plan.stdout  # 4 search trials per loss, cross-entropy included
+    assert "= 104 run(s)" in plan.stdout  # 2 tasks x 4 losses x (8 trials + 5 seeds)
     again = _cli("init", cwd=tmp_path)
     assert again.returncode == 1
     assert again.stderr.strip() == "Error: quickstart.yaml exists; pass --force to overwrite it"
@@ -75,4 +75,4 @@ def test_what_init_wrote_runs_to_the_end(tmp_path):
     assert _cli("init", cwd=tmp_path).returncode == 0
     run = _cli("run", "quickstart.yaml", "--workers", "2", cwd=tmp_path)
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "56 of 56 planned runs stored" in " ".join(run.stdout.split())
+    assert "104 of 104 planned runs stored" in " ".join(run.stdout.split())

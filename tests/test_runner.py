@@ -461,3 +461,73 @@ def test_optuna_studies_carry_the_metric_names(tmp_path: Path, sqlite_url: str):
         for loss in ("cross_entropy", "poly1_cross_entropy"):
             study = optuna.load_study(study_name=f"tiny/digits/{loss}{suffix}", storage=sqlite_url)
             assert study.metric_names == names
+
+
+def test_labels_let_one_task_and_one_loss_appear_under_several_conditions(
+    tmp_path: Path, sqlite_url: str
+):
+    """The same task clean and with label noise, and cross-entropy plain and with label
+    smoothing searched: each entry gets its own Optuna studies and its own runs, and the noisy
+    entry trains on noisy labels while the clean one does not."""
+    path = tmp_path / "conditions.yaml"
+    path.write_text(
+        textwrap.dedent(
+            """\
+            name: conditions
+            threads: 1
+            tasks:
+              - {task: digits, model: small_cnn, subsample: 0.3, epochs: 1}
+              - {task: digits, label: digits_noisy, model: small_cnn, subsample: 0.3, epochs: 1,
+                 label_noise: {rate: 0.6, kind: symmetric}}
+            losses:
+              - {loss: cross_entropy, params: {label_smoothing: 0.0}}
+              - loss: cross_entropy
+                label: cross_entropy_ls
+                search: {label_smoothing: {low: 0.05, high: 0.3}}
+            tune: {lr: {low: 1.0e-3, high: 1.0e-2, log: true}}
+            search: {trials: 2, sampler: random, pruner: none}
+            confirm: {seeds: 1}
+            """
+        )
+    )
+    summary = run_study(path, storage=sqlite_url, progress=False)
+    assert summary.planned_runs == 2 * 2 * (2 + 1) and summary.complete
+    with open_store(sqlite_url) as store:
+        runs = store.runs(study="conditions")
+    assert len(runs) == 12
+    assert sorted(set(runs["task"])) == ["digits", "digits_noisy"]
+    assert sorted(set(runs["loss"])) == ["cross_entropy", "cross_entropy_ls"]
+    for task in ("digits", "digits_noisy"):
+        for loss in ("cross_entropy", "cross_entropy_ls"):
+            name = f"conditions/{task}/{loss}"
+            assert len(optuna_trials(sqlite_url, name)) == 2
+            assert len(optuna_trials(sqlite_url, f"{name}/confirm")) == 1
+            mine = runs[(runs["task"] == task) & (runs["loss"] == loss)]
+            assert set(mine["optuna_study"]) == {name, f"{name}/confirm"}
+    plain = runs[runs["loss"] == "cross_entropy"]["param_label_smoothing"]
+    smoothed = runs[runs["loss"] == "cross_entropy_ls"]["param_label_smoothing"]
+    assert (plain == 0.0).all() and smoothed.between(0.05, 0.3).all()
+    # 60% of the noisy entry's training labels are wrong: its training loss stays far above
+    # the clean entry's after the same epoch, which a shared task cache would hide.
+    with open_store(sqlite_url) as store:
+        epochs = store.epochs(study="conditions")
+    by_task = epochs.merge(runs[["run_id", "task"]], on="run_id").groupby("task")["train_loss"]
+    assert by_task.min()["digits_noisy"] > by_task.max()["digits"]
+
+
+def test_two_entries_with_one_name_are_refused_with_a_hint_to_label_them(tmp_path: Path):
+    from polybench.config import ConfigError, load_study
+
+    path = tmp_path / "twice.yaml"
+    path.write_text(
+        "name: twice\ntasks:\n  - task: digits\n  - task: digits\n    label_noise: 0.4\n"
+        "losses:\n  - loss: focal\n  - loss: focal\n    params: {gamma: 1.0}\n"
+        "  - loss: focal\n    label: cross_entropy\n"
+    )
+    with pytest.raises(ConfigError) as error:
+        load_study(path)
+    lines = str(error.value).splitlines()
+    assert any("tasks[1].task: 'digits' is already listed at tasks[0]" in x for x in lines)
+    assert any("losses[1].loss: 'focal' is already listed at losses[0]" in x for x in lines)
+    assert any("give one a `label:`" in x for x in lines)
+    assert any("losses[2].label: 'cross_entropy' is the name of another loss" in x for x in lines)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -37,7 +37,12 @@ def report_command(
         ),
     ] = None,
     format: Annotated[
-        str, typer.Option("--format", help="table (terminal), md, latex, html, csv, json or tsv.")
+        str,
+        typer.Option(
+            "--format",
+            help="table (terminal), md, latex, html, csv, json or tsv; or page: a Markdown "
+            "page with the figures and the runs (Parquet) in --figures DIR (needs --output).",
+        ),
     ] = "table",
     as_json: Annotated[
         bool, typer.Option("--json", help="Print JSON (the same as --format json).")
@@ -54,6 +59,15 @@ def report_command(
         typer.Option(
             help="Equivalence margin in the metric's units (0.005 = half a point of accuracy); "
             "default: the study's report.margin. With it a loss can be called equivalent."
+        ),
+    ] = None,
+    figures: Annotated[
+        Path | None,
+        typer.Option(
+            "--figures",
+            metavar="DIR",
+            help="Also write the dashboard's figures (sensitivity, accuracy-throughput, average "
+            "ranks) to DIR as PNG and SVG, through Kaleido and a Chromium.",
         ),
     ] = None,
     mde: Annotated[
@@ -81,12 +95,16 @@ def report_command(
     Piped (not a terminal), the table is tab-separated, followed by the verdicts.
 
     Examples: polybench report quickstart --format md --output quickstart.md;
-    polybench report quickstart --margin 0.005; polybench report quickstart --mde 0.01
+    polybench report quickstart --margin 0.005; polybench report quickstart --mde 0.01;
+    polybench report reference --format page --figures docs/results --output docs/results.md
     """
     from polybench import report
 
     if as_json:
         format = "json"
+    if format == "page":
+        _page(storage, study, figures, output, force, metric=metric, alpha=alpha, margin=margin)
+        return
     try:
         report.check_format(format)
         if output is not None:
@@ -99,6 +117,10 @@ def report_command(
             _write(text, output)
             return
         spent = report.budget(storage, study, task=task, loss=loss, metric=metric)
+        if figures is not None:
+            drawn = report.study_figures(storage, study, metric=metric)
+            for path in report.write_figures(drawn, figures):
+                typer.echo(f"wrote {path}", err=True)
         if format == "table" and output is None:
             from rich.console import Console
 
@@ -115,6 +137,34 @@ def report_command(
     except ValueError as error:
         raise _fail(error) from None
     _write(text, output)
+
+
+def _page(
+    storage: str | None,
+    study: str,
+    figures: Path | None,
+    output: Path | None,
+    force: bool,
+    **options: Any,
+) -> None:
+    """`--format page`: the page to --output, its figures and runs into --figures."""
+    from polybench import report
+
+    if figures is None or output is None:
+        raise _fail(
+            ValueError(
+                "--format page writes a Markdown page and the files it links: give both "
+                "--figures DIR and --output FILE.md"
+            )
+        )
+    try:
+        report.check_output([output], force=force)
+        published = report.publish(storage, study, figures, output, **options)
+    except ValueError as error:
+        raise _fail(error) from None
+    for path in published.files:
+        typer.echo(f"wrote {path}", err=True)
+    _write(published.text, output)
 
 
 def _write(text: str, output: Path | None) -> None:

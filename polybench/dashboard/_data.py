@@ -15,7 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from polybench import report, stats
-from polybench.charts import BASELINE_LOSS, Band
+from polybench.charts import Band
 from polybench.db import StorageError, display_url
 
 TTL_SECONDS = 60
@@ -94,22 +94,10 @@ def importances(storage: str, study: str, task: str) -> pd.DataFrame:
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def baseline_band(storage: str, study: str, task: str, column: str) -> Band | None:
-    """Cross-entropy's score on `column` as a band: its 95% interval over the confirm seeds.
-
-    Falls back to the range of its complete search runs when it has fewer than two confirm runs.
-    """
+    """Cross-entropy's score on `column` as a band (`report.baseline_band`): its 95% interval
+    over the confirm seeds, else the range of its complete search runs."""
     runs = study_runs(storage, study)
-    runs = runs[(runs["task"] == task) & (runs["loss"] == BASELINE_LOSS)]
-    seeds = stats.seed_summary(runs, metrics=[column])
-    if len(seeds) and seeds["n_seeds"].iloc[0] >= stats.MIN_SEEDS:
-        row = seeds.iloc[0]
-        label = f"{BASELINE_LOSS}: 95% CI over {int(row['n_seeds'])} confirm seeds"
-        return Band(label, float(row["mean"]), float(row["ci_low"]), float(row["ci_high"]))
-    scores = stats.search_runs(runs)[column].dropna()
-    if scores.empty:
-        return None
-    label = f"{BASELINE_LOSS}: range of {len(scores)} search run(s)"
-    return Band(label, float(scores.mean()), float(scores.min()), float(scores.max()))
+    return report.baseline_band(runs[runs["task"] == task], column)
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
@@ -120,7 +108,4 @@ def budget(storage: str, study: str, metric: str) -> report.Budget:
 
 def pareto_runs(points: pd.DataFrame, metric: str, higher_is_better: bool) -> pd.DataFrame:
     """The runs of `points` that no other run beats on both `metric` and training throughput."""
-    if points.empty:
-        return points
-    mask = stats.pareto_front(points, {metric: higher_is_better, "train_throughput": True}, by=())
-    return points[mask].sort_values("train_throughput")
+    return report.pareto_runs(points, metric, higher_is_better)

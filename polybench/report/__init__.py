@@ -15,6 +15,8 @@ which loss the evidence supports and what each comparison could have detected;
 `power_table` answers `polybench report --mde`. The numbers come from `polybench.stats`.
 `budget` adds what each loss's result cost (trials by outcome, epochs, seconds) and the
 expected best validation score after k trials, which says how easy each loss is to tune.
+`study_figures` and `write_figures` save the dashboard's figures as PNG and SVG files
+(`polybench report STUDY --figures DIR`).
 """
 
 from polybench.report._budget import (
@@ -34,6 +36,14 @@ from polybench.report._export import (
     read_export,
     write_export,
 )
+from polybench.report._figures import (
+    FIGURE_FORMATS,
+    StudyFigure,
+    baseline_band,
+    pareto_runs,
+    study_figures,
+    write_figures,
+)
 from polybench.report._frames import (
     IMPORTANCE_COLUMNS,
     epochs,
@@ -46,6 +56,7 @@ from polybench.report._frames import (
     study_metric,
     summary,
 )
+from polybench.report._page import PAGE_SECTIONS, Published, publish
 from polybench.report._render import (
     POWER_COLUMNS,
     REPORT_FORMATS,
@@ -71,12 +82,17 @@ from polybench.report._summary import (
 
 __all__ = [
     "EXPORT_FORMATS",
+    "FIGURE_FORMATS",
     "IMPORTANCE_COLUMNS",
+    "PAGE_SECTIONS",
     "POWER_COLUMNS",
     "REPORT_FORMATS",
     "SUMMARY_COLUMNS",
     "Budget",
+    "Published",
+    "StudyFigure",
     "across_task_lines",
+    "baseline_band",
     "budget",
     "budget_renderables",
     "budget_text",
@@ -93,8 +109,10 @@ __all__ = [
     "ledger_display",
     "markdown_table",
     "pareto",
+    "pareto_runs",
     "power_lines",
     "power_table",
+    "publish",
     "ranking",
     "ranking_lines",
     "read_export",
@@ -104,6 +122,7 @@ __all__ = [
     "seed_scores",
     "sensitivity",
     "studies",
+    "study_figures",
     "study_metric",
     "summarize",
     "summary",
@@ -111,4 +130,5 @@ __all__ = [
     "verdict_sentence",
     "verdicts",
     "write_export",
+    "write_figures",
 ]

@@ -97,7 +97,7 @@ class PairPlan:
 
     @property
     def search_study(self) -> str:
-        name = f"{self.study}/{self.task.task}/{self.loss.loss}"
+        name = f"{self.study}/{self.task.name}/{self.loss.name}"
         return f"{name}/repeat{self.repeat}" if self.repeat else name
 
     @property
@@ -165,8 +165,8 @@ class StudyPlan:
         """A few lines for `--dry-run`: tasks x losses x trials, the budget, the confirm runs."""
         config = self.config
         search = config.search
-        tasks = [t.task for t in config.tasks]
-        losses = [pair.loss.loss for pair in self.pairs if pair.task.task == tasks[0]]
+        tasks = [t.name for t in config.tasks]
+        losses = [pair.loss.name for pair in self.pairs if pair.task.name == tasks[0]]
         lines = [
             f"study {config.name!r}: {len(tasks)} task(s) x {len(losses)} loss(es); sampler "
             f"{search.sampler}, pruner {search.pruner}, objective "
@@ -182,7 +182,7 @@ class StudyPlan:
             if config.search.repeats > 1:
                 added += f" [search repeat {pair.repeat + 1} of {config.search.repeats}]"
             lines.append(
-                f"  {pair.task.task} / {pair.model} / {pair.loss.loss}{added}: {budget} over "
+                f"  {pair.task.name} / {pair.model} / {pair.loss.name}{added}: {budget} over "
                 f"{space}; {len(pair.confirm_seeds)} confirm run(s)"
             )
             if pair.budget_note:
@@ -207,7 +207,7 @@ class StudyPlan:
         if len(budgets) == 1:
             return f"budget: equal, {budgets[0]} {unit} per (task, loss)"
         counts = ", ".join(
-            f"{p.task.task}/{p.loss.loss} {p.epoch_budget or p.trials}" for p in self.pairs
+            f"{p.task.name}/{p.loss.name} {p.epoch_budget or p.trials}" for p in self.pairs
         )
         return f"budget: NOT equal ({counts}); see the notes above"
 
@@ -220,7 +220,7 @@ def build_plan(config: StudyConfig) -> StudyPlan:
         Param(name, "training", spec, integer=TUNABLE_SETTINGS[name][0] is int)
         for name, spec in config.tune.items()
     )
-    listed = {loss.loss for loss in config.losses}
+    listed = {loss.name for loss in config.losses}
     entries = [(loss, False) for loss in config.losses]
     if config.confirm.seeds and config.confirm.baseline and BASELINE_LOSS not in listed:
         entries.append((LossSpec(loss=BASELINE_LOSS), True))
@@ -328,7 +328,7 @@ def budget_problems(config: StudyConfig) -> list[tuple[tuple[str | int, ...], st
     if config.search.sampler != "grid":
         return []
     plan = build_plan(config)
-    sizes = {pair.loss.loss: pair.trials for pair in plan.pairs if pair.repeat == 0}
+    sizes = {pair.loss.name: pair.trials for pair in plan.pairs if pair.repeat == 0}
     if len(set(sizes.values())) <= 1:
         return []
     counts = ", ".join(f"{loss} {size}" for loss, size in sizes.items())

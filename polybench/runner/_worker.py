@@ -381,9 +381,9 @@ class Worker:
         options = _training_options(pair.task, settings)
         run_id = self.store.start_run(
             study=self.config.name,
-            task=pair.task.task,
+            task=pair.task.name,
             model=pair.model,
-            loss=pair.loss.loss,
+            loss=pair.loss.name,
             params={**loss_params, **settings},
             seed=seeds.seed,
             seeds={
@@ -529,7 +529,7 @@ class Worker:
         return int(spec.options.get("data_seed", self.config.seed))
 
     def _task(self, spec: TaskSpec, data_seed: int) -> Any:
-        key = (spec.task, data_seed)
+        key = (spec.name, data_seed)  # one entry per condition: labels differ, options too
         if key not in self._tasks:
             from polybench.tasks import load_task
 
@@ -549,10 +549,12 @@ def record_loss_costs(store: Any, config: StudyConfig, spec: TaskSpec, task: Any
     from polybench.losses._cost import BASELINE, measure_loss_costs
     from polybench.train import resolve_device
 
-    losses = {loss.loss: dict(loss.params) for loss in config.losses}
+    # Labelled entries (a second cross-entropy with other settings) are not measured: the
+    # costs are keyed by the registered loss that `measure_loss_costs` builds.
+    losses = {loss.loss: dict(loss.params) for loss in config.losses if loss.label is None}
     losses.setdefault(BASELINE, {})
     try:
-        stored = store.loss_costs(study=config.name, task=spec.task)
+        stored = store.loss_costs(study=config.name, task=spec.name)
         if set(losses) <= set(stored["loss"]):
             return
         batch_size = min(spec.batch_size or task.defaults.batch_size, len(task.train))
@@ -562,7 +564,7 @@ def record_loss_costs(store: Any, config: StudyConfig, spec: TaskSpec, task: Any
         )
         store.record_loss_costs(
             study=config.name,
-            task=spec.task,
+            task=spec.name,
             costs=costs.values(),
             batch_size=batch_size,
             num_classes=task.num_classes,
@@ -570,7 +572,7 @@ def record_loss_costs(store: Any, config: StudyConfig, spec: TaskSpec, task: Any
             host=platform.node(),
         )
     except Exception as error:  # the ratio informs the report; it must not stop training
-        logger.warning("loss cost ratios for task %s not measured: %s", spec.task, error)
+        logger.warning("loss cost ratios for task %s not measured: %s", spec.name, error)
 
 
 def _training_options(spec: TaskSpec, settings: dict[str, Any]) -> dict[str, Any]:

@@ -20,6 +20,8 @@ Pure functions over the runs frame of `polybench.db.Store.runs()` (they never to
   stratified bootstrap intervals (Agarwal et al. 2021).
 - `sensitivity`, `sensitivity_summary`, `param_importances`: score against each hyperparameter in
   the search runs, and Optuna's fANOVA importances.
+- `single_run_gap`: how often one run of each of two losses shows a gap as large as the
+  reference blog's (0.7388 vs 0.7435), given their scores over the confirm seeds.
 - `pareto_front`, `accuracy_throughput_front`: the accuracy-throughput trade-off across losses.
 - `budget_ledger`: what each loss's result cost (trials by outcome, epochs, seconds);
   `expected_best`, `expected_best_curve`: expected best validation score after k trials
@@ -112,10 +114,18 @@ from polybench.stats._seeds import (
     seed_summary,
     t_interval,
 )
+from polybench.stats._single_run import (
+    BLOG_BASELINE,
+    BLOG_POLY1,
+    SingleRunGap,
+    single_run_gap,
+)
 
 __all__ = [
     "ALPHA",
     "BASELINE",
+    "BLOG_BASELINE",
+    "BLOG_POLY1",
     "BOOTSTRAP_RESAMPLES",
     "BOOTSTRAP_SEED",
     "CONFIDENCE",
@@ -133,6 +143,7 @@ __all__ = [
     "FriedmanResult",
     "Interval",
     "Metric",
+    "SingleRunGap",
     "TTest",
     "accuracy_throughput_front",
     "bootstrap_description",
@@ -180,6 +191,7 @@ __all__ = [
     "seeds_needed",
     "sensitivity",
     "sensitivity_summary",
+    "single_run_gap",
     "t_interval",
     "tost_paired",
     "verdict_of",
