@@ -21,12 +21,13 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from polybench import charts, stats
+from polybench.vocab import BASELINE_LOSS, COMPLETE, PARAM_PREFIX, SEARCH, TRAIN_THROUGHPUT
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
 FIGURE_FORMATS = ("png", "svg")
-SWEEP_PARAM = "param_epsilon"
+SWEEP_PARAM = PARAM_PREFIX + "epsilon"
 
 
 @dataclass(frozen=True)
@@ -44,16 +45,16 @@ def baseline_band(runs: pd.DataFrame, column: str) -> charts.Band | None:
     """Cross-entropy's score on `column` as a band: its 95% interval over the confirm seeds,
     or the range of its complete search runs when it has fewer than two confirm runs (what the
     dashboard's sensitivity view draws)."""
-    base = runs[runs["loss"] == charts.BASELINE_LOSS]
+    base = runs[runs["loss"] == BASELINE_LOSS]
     seeds = stats.seed_summary(base, metrics=[column])
     if len(seeds) and seeds["n_seeds"].iloc[0] >= stats.MIN_SEEDS:
         row = seeds.iloc[0]
-        label = f"{charts.BASELINE_LOSS}: 95% CI over {int(row['n_seeds'])} confirm seeds"
+        label = f"{BASELINE_LOSS}: 95% CI over {int(row['n_seeds'])} confirm seeds"
         return charts.Band(label, float(row["mean"]), float(row["ci_low"]), float(row["ci_high"]))
     scores = stats.search_runs(base)[column].dropna()
     if scores.empty:
         return None
-    label = f"{charts.BASELINE_LOSS}: range of {len(scores)} search run(s)"
+    label = f"{BASELINE_LOSS}: range of {len(scores)} search run(s)"
     return charts.Band(label, float(scores.mean()), float(scores.min()), float(scores.max()))
 
 
@@ -62,8 +63,8 @@ def pareto_runs(points: pd.DataFrame, metric: str, higher_is_better: bool) -> pd
     in throughput order."""
     if points.empty:
         return points
-    mask = stats.pareto_front(points, {metric: higher_is_better, "train_throughput": True}, by=())
-    return points[mask].sort_values("train_throughput")
+    mask = stats.pareto_front(points, {metric: higher_is_better, TRAIN_THROUGHPUT: True}, by=())
+    return points[mask].sort_values(TRAIN_THROUGHPUT)
 
 
 def study_figures(
@@ -85,7 +86,7 @@ def study_figures(
     figures: list[StudyFigure] = []
     for task in sorted(runs["task"].unique()):
         mine = runs[runs["task"] == task]
-        search = mine[(mine["phase"] == "search") & (mine["state"] == "complete")]
+        search = mine[(mine["phase"] == SEARCH) & (mine["state"] == COMPLETE)]
         band = baseline_band(mine, val)
         params = charts.tuned_params(search)
         # The sweep the paper plots (epsilon) first, then the others in name order.
@@ -97,7 +98,7 @@ def study_figures(
             points = ", ".join(f"{loss} {n}" for loss, n in counts.items())
             figures.append(
                 StudyFigure(
-                    name=f"sensitivity_{task}_{param.removeprefix('param_')}",
+                    name=f"sensitivity_{task}_{param.removeprefix(PARAM_PREFIX)}",
                     title=f"{task}: {charts.metric_label(param)} sweep",
                     caption=(
                         f"Complete search trials of {task} (points: {points}); grey band: "
@@ -106,7 +107,7 @@ def study_figures(
                     figure=figure,
                 )
             )
-        complete = mine[mine["state"] == "complete"].dropna(subset=[val, "train_throughput"])
+        complete = mine[mine["state"] == COMPLETE].dropna(subset=[val, TRAIN_THROUGHPUT])
         front = pareto_runs(complete, val, spec.higher_is_better)
         figure = charts.tradeoff_figure(complete, metric=val, front=front)
         figure.update_layout(title=f"{task}: {figure.layout.title.text}")

@@ -26,6 +26,7 @@ from polybench.report._figures import FIGURE_FORMATS, StudyFigure, study_figures
 from polybench.report._frames import _check_study, _store, summary
 from polybench.report._render import across_task_lines, display_frame, markdown_table
 from polybench.report._summary import verdicts
+from polybench.vocab import BASELINE_LOSS, COMPLETE, CONFIRM, Metric
 
 RUNS_FILE = "runs.parquet"
 POLY1 = "poly1_cross_entropy"
@@ -170,7 +171,7 @@ def _figure_lines(figures: list[StudyFigure], link: str) -> list[str]:
     return lines
 
 
-def _claim(runs: pd.DataFrame, spec: stats.Metric) -> list[str]:
+def _claim(runs: pd.DataFrame, spec: Metric) -> list[str]:
     gap = stats.BLOG_POLY1 - stats.BLOG_BASELINE
     column = spec.test_column
     lines = [
@@ -192,11 +193,11 @@ def _claim(runs: pd.DataFrame, spec: stats.Metric) -> list[str]:
     # The confirm runs the tables compare (a top-up that changed a best setting leaves older
     # confirm runs in the file; they are not counted, as in the report).
     current = stats.current_confirm_group(runs, spec.val_column, spec.higher_is_better)
-    confirm = current[(current["phase"] == "confirm") & (current["state"] == "complete")]
+    confirm = current[(current["phase"] == CONFIRM) & (current["state"] == COMPLETE)]
     found = False
     for task in sorted(confirm["task"].unique()):
         mine = confirm[confirm["task"] == task]
-        base = mine[mine["loss"] == stats.BASELINE][column].dropna()
+        base = mine[mine["loss"] == BASELINE_LOSS][column].dropna()
         poly = mine[mine["loss"] == POLY1][column].dropna()
         if len(base) < 2 or len(poly) < 2:
             continue
