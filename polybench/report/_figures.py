@@ -68,13 +68,18 @@ def pareto_runs(points: pd.DataFrame, metric: str, higher_is_better: bool) -> pd
 
 
 def study_figures(
-    storage: str | None, study: str, *, metric: str | None = None
+    storage: str | None,
+    study: str,
+    *,
+    metric: str | None = None,
+    params: Sequence[str] | None = None,
 ) -> list[StudyFigure]:
     """The figures of `study`, per task and across tasks, from the same chart functions the
     dashboard calls: `sensitivity_<task>_<param>` for each hyperparameter tuned in the task's
     complete search runs (validation score: search runs never see the test split),
     `tradeoff_<task>` (validation score of every complete run against training throughput,
-    with the Pareto front) and `average_ranks` (test score of the confirm runs)."""
+    with the Pareto front) and `average_ranks` (test score of the confirm runs). `params`
+    (names without `param_`) limits the sensitivity plots to those hyperparameters."""
     from polybench.report._frames import _check_study, _metric_of, _store, ranking_from_summary
     from polybench.report._frames import summary as summary_of
 
@@ -88,10 +93,12 @@ def study_figures(
         mine = runs[runs["task"] == task]
         search = mine[(mine["phase"] == SEARCH) & (mine["state"] == COMPLETE)]
         band = baseline_band(mine, val)
-        params = charts.tuned_params(search)
+        tuned = charts.tuned_params(search)
+        if params is not None:
+            tuned = [name for name in tuned if name.removeprefix(PARAM_PREFIX) in params]
         # The sweep the paper plots (epsilon) first, then the others in name order.
-        params.sort(key=lambda name: (name != SWEEP_PARAM, name))
-        for param in params:
+        tuned.sort(key=lambda name: (name != SWEEP_PARAM, name))
+        for param in tuned:
             figure = charts.sensitivity_figure(search, param=param, metric=val, baseline=band)
             figure.update_layout(title=f"{task}: {figure.layout.title.text}")
             counts = search.dropna(subset=[param]).groupby("loss").size()

@@ -22,11 +22,17 @@ import pandas as pd
 from polybench import stats
 from polybench.report._budget import budget, budget_text
 from polybench.report._export import export
-from polybench.report._figures import FIGURE_FORMATS, StudyFigure, study_figures, write_figures
+from polybench.report._figures import (
+    FIGURE_FORMATS,
+    SWEEP_PARAM,
+    StudyFigure,
+    study_figures,
+    write_figures,
+)
 from polybench.report._frames import _check_study, _store, summary
 from polybench.report._render import across_task_lines, display_frame, markdown_table
 from polybench.report._summary import verdicts
-from polybench.vocab import BASELINE_LOSS, COMPLETE, CONFIRM, Metric
+from polybench.vocab import BASELINE_LOSS, COMPLETE, CONFIRM, PARAM_PREFIX, Metric
 
 RUNS_FILE = "runs.parquet"
 POLY1 = "poly1_cross_entropy"
@@ -73,7 +79,9 @@ def publish(
     runs = pd.read_parquet(folder / RUNS_FILE)
     table = summary(storage, study, metric=metric, alpha=alpha, margin=margin)
     spent = budget(storage, study, metric=metric)
-    figures = study_figures(storage, study, metric=metric)
+    figures = study_figures(
+        storage, study, metric=metric, params=[SWEEP_PARAM.removeprefix(PARAM_PREFIX)]
+    )
     written += write_figures(figures, folder)
     spec = stats.get_metric(str(table.attrs.get("metric", metric or "accuracy")))
     parts = [
