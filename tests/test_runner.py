@@ -25,9 +25,11 @@ from polybench.runner._trials import (
     CONFIRM_PARAMS,
     CONFIRM_SEED,
     EPOCHS,
+    LOST,
     ORIGIN,
     SKIPPED,
     over_budget,
+    requeue,
     slot_counts,
 )
 
@@ -294,9 +296,32 @@ def test_slot_counting_on_real_trials(tmp_path: Path, sqlite_url: str):
     counts = slot_counts(trials)
     assert (counts.used, counts.finished, counts.waiting, counts.complete) == (2, 1, 1, 1)
     # A fresh trial arriving now finds two slots opened: within a budget of 3, not of 2.
-    newest = trials[-1]._trial_id + 1
+    newest = trials[-1].number + 1
     assert not over_budget(trials, newest, 3)
     assert over_budget(trials, newest, 2)
+
+
+def test_a_retried_grid_trial_evaluates_the_same_point_and_the_grid_stays_whole(sqlite_url: str):
+    grid = [0.0, 1.0, 2.0, 3.0]
+    sampler = optuna.samplers.GridSampler({"x": grid}, seed=0)
+    study = optuna.create_study(study_name="grid", storage=sqlite_url, sampler=sampler)
+
+    def worker_dies(trial: optuna.Trial) -> float:
+        trial.suggest_float("x", 0.0, 3.0)
+        raise RuntimeError("worker died")
+
+    study.optimize(worker_dies, n_trials=1, catch=(RuntimeError,))
+    died = study.get_trials()[0]
+    assert requeue(study, died, lost_worker=True)
+    assert requeue(study, died, lost_worker=True)  # already queued: no second copy
+    study.optimize(lambda trial: trial.suggest_float("x", 0.0, 3.0), n_trials=len(grid))
+    trials = study.get_trials()
+    retry = trials[1]
+    assert retry.params == died.params and retry.user_attrs == {ORIGIN: 0, LOST: 1}
+    complete = [t.params["x"] for t in trials if t.state == TrialState.COMPLETE]
+    assert sorted(complete) == grid  # the died trial's point ran once, in its retry
+    # A slot whose worker died twice is not retried again.
+    assert not requeue(study, retry, lost_worker=True)
 
 
 def _start(path: Path, url: str, *args: str) -> subprocess.Popen:

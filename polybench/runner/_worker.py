@@ -319,7 +319,7 @@ class Worker:
     def _search_objective(self, pair: PairPlan, trial: optuna.Trial) -> Any:
         if _trials.ORIGIN not in trial.user_attrs:
             trials = trial.study.get_trials(deepcopy=False)
-            if _trials.over_budget(trials, trial._trial_id, pair):
+            if _trials.over_budget(trials, trial.number, pair):
                 trial.set_user_attr(_trials.SKIPPED, "the budget was filled by another worker")
                 raise TrialSkipped
         values = {param.name: param.suggest(trial) for param in pair.space}
@@ -347,8 +347,7 @@ class Worker:
             trial.set_user_attr(_trials.SKIPPED, "the confirm seed was taken by another worker")
             raise TrialSkipped
         if _trials.ORIGIN not in trial.user_attrs:
-            frozen = self.storage.get_trial(trial._trial_id)
-            if _trials.duplicate_confirm(trial.study.get_trials(deepcopy=False), frozen):
+            if _trials.duplicate_confirm(trial.study.get_trials(deepcopy=False), trial):
                 trial.set_user_attr(_trials.SKIPPED, "this confirm seed was enqueued twice")
                 raise TrialSkipped
         values = {param.name: param.suggest(trial) for param in pair.space}
@@ -447,7 +446,7 @@ class Worker:
             raise
         except KeyboardInterrupt:
             self._finish_failed(run_id, "interrupted by the user; runs again on resume")
-            _trials.requeue(trial.study, self.storage.get_trial(trial._trial_id), lost_worker=False)
+            _trials.requeue(trial.study, trial, lost_worker=False)
             raise TrialInterrupted from None
         except Exception as error:
             reason = f"{type(error).__name__}: {error}"
@@ -510,10 +509,9 @@ class Worker:
         run_id, self._run_id = self._run_id, None
         try:
             with self.store.retry.brief(GIVE_BACK_SECONDS):
-                frozen = self.storage.get_trial(trial._trial_id)
-                _trials.requeue(trial.study, frozen, lost_worker=False)
-                self.storage.set_trial_user_attr(trial._trial_id, "failure_reason", str(error))
-                self.storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+                _trials.requeue(trial.study, trial, lost_worker=False)
+                trial.set_user_attr("failure_reason", str(error))
+                trial.study.tell(trial, state=TrialState.FAIL)
                 if run_id is not None:
                     self._finish_failed(
                         run_id, "the results database was unreachable; runs again on resume"
