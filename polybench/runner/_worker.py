@@ -346,10 +346,10 @@ class Worker:
             # Optuna created a fresh trial: there is no seed to confirm here.
             trial.set_user_attr(_trials.SKIPPED, "the confirm seed was taken by another worker")
             raise TrialSkipped
-        if _trials.ORIGIN not in trial.user_attrs:
-            if _trials.duplicate_confirm(trial.study.get_trials(deepcopy=False), trial):
-                trial.set_user_attr(_trials.SKIPPED, "this confirm seed was enqueued twice")
-                raise TrialSkipped
+        trials = trial.study.get_trials(deepcopy=False)
+        if not _trials.is_retry(trial) and _trials.duplicate_confirm(trials, trial):
+            trial.set_user_attr(_trials.SKIPPED, "this confirm seed was enqueued twice")
+            raise TrialSkipped
         values = {param.name: param.suggest(trial) for param in pair.space}
         loss_params, settings = pair.split(values)
         return self._train(
