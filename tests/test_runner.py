@@ -479,6 +479,33 @@ def test_shipped_studies_validate_and_plan(study: Path):
     assert plan.planned_runs == sum(p.trials + len(p.confirm_seeds) for p in plan.pairs) > 0
 
 
+def test_run_study_leaves_the_callers_process_settings_as_it_found_them(
+    tmp_path: Path, sqlite_url: str
+):
+    """A notebook's Optuna log level, torch thread count and Ctrl-C handler are its own: the
+    study runs with its own (1 thread, Optuna errors only, its interrupt handler) and gives
+    them back."""
+    import torch
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    threads, verbosity = torch.get_num_threads(), optuna.logging.get_verbosity()
+    sigint = signal.signal(signal.SIGINT, handler)
+    try:
+        torch.set_num_threads(2)  # the study file asks for 1
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        path = study_file(tmp_path, name="manners", trials=1, seeds=1, subsample=0.2)
+        run_study(path, storage=sqlite_url, progress=False)
+        assert torch.get_num_threads() == 2
+        assert optuna.logging.get_verbosity() == optuna.logging.WARNING
+        assert signal.getsignal(signal.SIGINT) is handler
+    finally:
+        torch.set_num_threads(threads)
+        optuna.logging.set_verbosity(verbosity)
+        signal.signal(signal.SIGINT, sigint)
+
+
 def test_optuna_studies_carry_the_metric_names(tmp_path: Path, sqlite_url: str):
     """optuna-dashboard and `optuna studies` label objectives by `study.metric_names`."""
     run_study(study_file(tmp_path, trials=1, seeds=1), storage=sqlite_url, progress=False)

@@ -205,16 +205,21 @@ class StaleTrialHandler:
         logger.warning("%s trial %d: %s", study.study_name, trial.number, reason)
         run_id = trial.user_attrs.get(RUN_ID)
         if run_id is not None:
-            self._store.finish_run(
-                int(run_id),
-                state="failed",
-                failure_reason=reason,
-                metrics={},
-                train_throughput=None,
-                eval_throughput=None,
-                wall_time=None,
-                epochs_done=None,
-            )
+            finish_failed(self._store, int(run_id), reason)
+
+
+def finish_failed(store: Store, run_id: int, reason: str) -> None:
+    """Store the run `run_id` as failed for `reason`, with no metrics."""
+    store.finish_run(
+        run_id,
+        state="failed",
+        failure_reason=reason,
+        metrics={},
+        train_throughput=None,
+        eval_throughput=None,
+        wall_time=None,
+        epochs_done=None,
+    )
 
 
 def params_text(params: dict[str, Any]) -> str:
