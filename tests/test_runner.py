@@ -101,6 +101,12 @@ def test_run_stores_every_planned_run_and_rerun_adds_none(tmp_path: Path, sqlite
     best = poly.loc[poly["val_accuracy"].idxmax(), "param_epsilon"]
     confirmed = confirm[confirm["loss"] == "poly1_cross_entropy"]["param_epsilon"]
     assert (confirmed == best).all()
+    # The runner stored its pick: one search run per loss, the confirmed params' own.
+    marked = runs[runs["best_search"]]
+    assert sorted(marked["loss"]) == ["cross_entropy", "poly1_cross_entropy"]
+    assert marked.set_index("loss").loc["poly1_cross_entropy", "param_epsilon"] == best
+    for loss, params in marked[["loss", "params"]].itertuples(index=False):
+        assert set(confirm.loc[confirm["loss"] == loss, "params"]) == {params}
     # Search trials ran with the study seed; Optuna holds one trial per run.
     assert (runs[runs["phase"] == "search"]["seed"] == 0).all()
     assert len(optuna_trials(sqlite_url, "tiny/digits/poly1_cross_entropy")) == 2

@@ -324,9 +324,16 @@ class Worker:
         return self._studies[name]
 
     def _best_params(self, pair: PairPlan) -> dict[str, Any] | None:
-        study = self._search_study(pair)
-        complete = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
-        if not complete:
+        """The parameters of `pair`'s best search run (`stats.best_search_runs`, the rule the
+        report and the dashboard share), marked in the store as the one its confirm runs train."""
+        from polybench.stats import best_search_runs
+
+        runs = self.store.runs(
+            study=self.config.name, task=pair.task.task, loss=pair.loss.loss, phase="search"
+        )
+        runs = runs[runs["optuna_study"] == pair.search_study]
+        best = best_search_runs(runs, self.config.search.objectives[0])
+        if best.empty:
             if pair.search_study not in self._no_best_warned:
                 self._no_best_warned.add(pair.search_study)
                 logger.warning(
@@ -334,9 +341,13 @@ class Worker:
                     pair.search_study,
                 )
             return None
-        sign = 1.0 if DIRECTIONS[self.config.search.objectives[0]] == "maximize" else -1.0
-        best = max(complete, key=lambda t: (sign * t.values[0], -t.number))
-        return dict(best.params)
+        run = best.iloc[0]
+        if not run["best_search"]:
+            self.store.mark_best_search(int(run["run_id"]))
+        slot = int(run["trial_number"])
+        trials = self._search_study(pair).get_trials(deepcopy=False)
+        latest = [t for t in _trials.latest_per_slot(trials) if _trials.origin(t) == slot]
+        return dict(latest[0].params)
 
     # -- objectives ----------------------------------------------------------------------------
 
