@@ -38,11 +38,11 @@ def _body_lines(function: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
 
 
 def test_no_function_in_the_hot_paths_is_longer_than_a_screen():
-    """Training, the runner and the report are where changes land most: each function fits in
-    a head (at most 60 lines of code below its docstring)."""
+    """Training, the runner, the report and the CLI are where changes land most: each function
+    fits in a head (at most 60 lines of code below its docstring)."""
     long = [
         f"{path.relative_to(PACKAGE.parent)}:{node.lineno} {node.name} ({_body_lines(node)} lines)"
-        for part in ("train.py", "runner", "report")
+        for part in ("train.py", "runner", "report", "cli")
         for path in _modules(part)
         for node in ast.walk(ast.parse(path.read_text()))
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and _body_lines(node) > 60
