@@ -39,22 +39,26 @@ from torch import nn
 
 from polybench.tasks import TaskData, load_task
 from polybench.tasks._options import closest
+from polybench.vocab import (
+    ACCURACY,
+    BALANCED_ACCURACY,
+    BASELINE_LOSS,
+    COMPLETE,
+    ECE,
+    FAILED,
+    LOSS,
+    MACRO_F1,
+    PRUNED,
+    RUN_METRIC_COLUMNS,
+    TEST_PREFIX,
+    VAL_PREFIX,
+)
 
 logger = logging.getLogger(__name__)
 
 OPTIMIZERS = ("adamw", "adam", "sgd")
 SCHEDULES = ("cosine", "linear", "constant")
-METRIC_NAMES = (
-    "val_accuracy",
-    "val_macro_f1",
-    "val_balanced_accuracy",
-    "val_ece",
-    "val_loss",
-    "test_accuracy",
-    "test_macro_f1",
-    "test_balanced_accuracy",
-    "test_ece",
-)
+METRIC_NAMES = RUN_METRIC_COLUMNS
 ECE_BINS = 15
 
 
@@ -223,10 +227,10 @@ def classification_metrics(
     logits, target = logits.float().cpu(), target.cpu()
     pred = logits.argmax(dim=1)
     return {
-        f"{prefix}accuracy": accuracy(pred, target),
-        f"{prefix}macro_f1": macro_f1(pred, target, num_classes),
-        f"{prefix}balanced_accuracy": balanced_accuracy(pred, target, num_classes),
-        f"{prefix}ece": expected_calibration_error(logits.softmax(dim=1), target),
+        prefix + ACCURACY.name: accuracy(pred, target),
+        prefix + MACRO_F1.name: macro_f1(pred, target, num_classes),
+        prefix + BALANCED_ACCURACY.name: balanced_accuracy(pred, target, num_classes),
+        prefix + ECE.name: expected_calibration_error(logits.softmax(dim=1), target),
     }
 
 
@@ -325,7 +329,7 @@ AMP_DTYPES = {"bf16": torch.bfloat16}
 def fit(
     task: TaskData | str,
     model: str,
-    loss: str = "cross_entropy",
+    loss: str = BASELINE_LOSS,
     loss_params: Mapping[str, Any] | None = None,
     *,
     optimizer: str | None = None,
@@ -444,23 +448,23 @@ def _train(
 ) -> RunResult:
     run = _Training(data, net, loss_fn, s, device)
     curve: list[EpochRecord] = []
-    state, reason = "complete", None
+    state, reason = COMPLETE, None
     try:
         for epoch in range(1, s.epochs + 1):
             record = run.epoch(epoch)
             curve.append(record)
             logger.debug("epoch %s: %s", epoch, record)
             if on_epoch is not None and on_epoch(record):
-                state = "pruned"
+                state = PRUNED
                 break
     except _RunFailed as failure:
-        state, reason = "failed", str(failure)
+        state, reason = FAILED, str(failure)
         logger.warning("run failed: %s", reason)
 
     metrics = dict.fromkeys(METRIC_NAMES, math.nan)
-    if state != "failed" and run.val_logits is not None:
+    if state != FAILED and run.val_logits is not None:
         metrics |= run.final_metrics(evaluate_test)
-        metrics["val_loss"] = curve[-1].val_loss
+        metrics[LOSS.val_column] = curve[-1].val_loss
     clock = run.clock
     return RunResult(
         state=state,
@@ -565,7 +569,9 @@ class _Training:
         with self.autocast():
             self.val_logits = predict(self.net, self.x_val, self.s.eval_batch_size).float()
         val_loss = F.cross_entropy(self.val_logits.float(), self.y_val).item()
-        val_metrics = classification_metrics(self.val_logits, self.y_val, self.data.num_classes)
+        val_metrics = classification_metrics(
+            self.val_logits, self.y_val, self.data.num_classes, VAL_PREFIX
+        )
         self.clock.eval_seconds += time.perf_counter() - eval_start
         self.clock.eval_samples += len(self.y_val)
         if not math.isfinite(val_loss):
@@ -574,13 +580,10 @@ class _Training:
             epoch=epoch,
             train_loss=train_loss,
             val_loss=val_loss,
-            val_accuracy=val_metrics["accuracy"],
             lr=lr_now,
             seconds=time.perf_counter() - epoch_start,
             train_throughput=timed_samples / max(seconds_train, 1e-12),
-            val_macro_f1=val_metrics["macro_f1"],
-            val_balanced_accuracy=val_metrics["balanced_accuracy"],
-            val_ece=val_metrics["ece"],
+            **val_metrics,
         )
 
     def _train_steps(self, epoch: int) -> tuple[float, int, float]:
@@ -618,7 +621,9 @@ class _Training:
     def final_metrics(self, evaluate_test: bool) -> dict[str, float]:
         """The last epoch's validation metrics, and the test split's when `evaluate_test`."""
         assert self.val_logits is not None
-        metrics = classification_metrics(self.val_logits, self.y_val, self.data.num_classes, "val_")
+        metrics = classification_metrics(
+            self.val_logits, self.y_val, self.data.num_classes, VAL_PREFIX
+        )
         if evaluate_test:
             test = self.data.test
             eval_start = time.perf_counter()
@@ -630,5 +635,7 @@ class _Training:
             _sync(self.device)
             self.clock.eval_seconds += time.perf_counter() - eval_start
             self.clock.eval_samples += len(test)
-            metrics |= classification_metrics(test_logits, test.y, self.data.num_classes, "test_")
+            metrics |= classification_metrics(
+                test_logits, test.y, self.data.num_classes, TEST_PREFIX
+            )
         return metrics

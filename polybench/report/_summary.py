@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from polybench import stats
+from polybench.vocab import ACCURACY, COMPLETE, CONFIRM, FAILED, SEARCH, TRAIN_THROUGHPUT
 
 # What a row takes from `stats.compare_to_baseline` (its bootstrap interval, t statistic and
 # degrees of freedom stay there).
@@ -49,7 +50,7 @@ SUMMARY_COLUMNS = [
     "verdict_text",
     "failures",
     "seed_scores",
-    "train_throughput",
+    TRAIN_THROUGHPUT,
     "train_throughput_low",
     "train_throughput_high",
     "throughput_p",
@@ -80,7 +81,7 @@ _TEXT_COLUMNS = [
 
 def summarize(
     runs: pd.DataFrame,
-    metric: str = "accuracy",
+    metric: str = ACCURACY.name,
     baseline: str = stats.BASELINE,
     *,
     confidence: float = stats.CONFIDENCE,
@@ -193,7 +194,7 @@ class _Evidence:
             confidence=confidence,
             best=stats.best_search_runs(runs, objective, higher),
             groups=stats.confirm_groups(runs, objective, higher),
-            confirm_all=current[current["phase"] == "confirm"] if "phase" in current else current,
+            confirm_all=current[current["phase"] == CONFIRM] if "phase" in current else current,
             confirm=stats.confirm_runs(current),
             search=stats.search_runs(runs),
             by_seed=by_seed.set_index(["task", "loss"]),
@@ -227,7 +228,7 @@ def _summary_row(
     searched = _of(evidence.search, task, loss).dropna(subset=[val])
     row: dict = {"task": task, "loss": loss, "metric": spec.name, "metric_role": role}
     row["n_trials"] = len(searched)
-    row["n_failed"] = int((attempted["state"] == "failed").sum()) if len(attempted) else 0
+    row["n_failed"] = int((attempted["state"] == FAILED).sum()) if len(attempted) else 0
     if (task, loss) in evidence.best.index:
         best = evidence.best.loc[(task, loss)]
         row["val_score"], row["best_params"] = best[val], best["params"]
@@ -236,7 +237,7 @@ def _summary_row(
     if len(attempted):
         row["best_params"] = attempted["params"].iloc[0]
     timed = confirmed if len(confirmed) else searched
-    row["train_throughput"] = timed["train_throughput"].mean() if len(timed) else np.nan
+    row[TRAIN_THROUGHPUT] = timed[TRAIN_THROUGHPUT].mean() if len(timed) else np.nan
     row["eval_throughput"] = timed["eval_throughput"].mean() if len(timed) else np.nan
     row |= _throughput_interval(timed, evidence.confidence)
     row |= _loss_cost(loss_costs, task, loss)
@@ -247,7 +248,7 @@ def _summary_row(
     notes = _seed_statistics(row, evidence, task, loss)
     notes += _comparison(row, evidence, task, loss, attempted)
     notes += _group_notes(evidence.groups, task, loss, has_search=len(searched) > 0)
-    failed = int(((group["state"] == "failed") & (group["phase"] == "search")).sum())
+    failed = int(((group["state"] == FAILED) & (group["phase"] == SEARCH)).sum())
     if failed:
         notes.append(f"{failed} failed search run(s) not counted")
     row["note"] = "; ".join(notes) or None
@@ -284,7 +285,7 @@ def _comparison(
         notes.append("baseline")
         if row["n_failed"]:
             total = row["n_failed"] + row["n_seeds"]
-            failed = attempted[attempted["state"] == "failed"]
+            failed = attempted[attempted["state"] == FAILED]
             row["failures"] = stats.failure_text(
                 row["n_failed"], total, failed["seed"].tolist(), failed["failure_reason"].tolist()
             )
@@ -329,7 +330,7 @@ def _summary_frame(
 
 
 def _timed_runs(runs: pd.DataFrame) -> pd.Series:
-    values = runs.loc[runs["state"] == "complete", "train_throughput"]
+    values = runs.loc[runs["state"] == COMPLETE, TRAIN_THROUGHPUT]
     return values.dropna()
 
 
@@ -462,7 +463,7 @@ def verdict_sentence(
 
 def ranking(summary: pd.DataFrame, alpha: float = 0.05) -> stats.FriedmanResult:
     """Average ranks, Friedman test and Nemenyi post-hoc over the tasks of a summary table."""
-    spec = stats.get_metric(summary.attrs.get("metric", "accuracy"))
+    spec = stats.get_metric(summary.attrs.get("metric", ACCURACY.name))
     scores = summary.pivot_table(index="task", columns="loss", values="test_mean", dropna=False)
     scores = scores.dropna(how="all")
     return stats.friedman(scores, higher_is_better=spec.higher_is_better, alpha=alpha)
@@ -513,7 +514,7 @@ def verdicts(summary: pd.DataFrame, alpha: float | None = None) -> list[str]:
     With an exploratory metric, the first line says so.
     """
     alpha = summary.attrs.get("alpha", stats.ALPHA) if alpha is None else alpha
-    metric = summary.attrs.get("metric", "accuracy")
+    metric = summary.attrs.get("metric", ACCURACY.name)
     baseline = summary.attrs.get("baseline", stats.BASELINE)
     if summary.empty:
         study = f"study {summary.attrs['study']!r}" if "study" in summary.attrs else "this study"

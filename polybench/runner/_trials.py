@@ -17,7 +17,6 @@ retry is queued with `Study.enqueue_trial`, like a confirm seed.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
+
+from polybench.vocab import FAILED
 
 if TYPE_CHECKING:
     from polybench.db import Store
@@ -212,7 +213,7 @@ def finish_failed(store: Store, run_id: int, reason: str) -> None:
     """Store the run `run_id` as failed for `reason`, with no metrics."""
     store.finish_run(
         run_id,
-        state="failed",
+        state=FAILED,
         failure_reason=reason,
         metrics={},
         train_throughput=None,
@@ -220,8 +221,3 @@ def finish_failed(store: Store, run_id: int, reason: str) -> None:
         wall_time=None,
         epochs_done=None,
     )
-
-
-def params_text(params: dict[str, Any]) -> str:
-    """Canonical JSON of a parameter set, the confirm slot's key."""
-    return json.dumps(params, sort_keys=True, default=str)

@@ -20,8 +20,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from polybench.stats._metrics import objective_higher_is_better
 from polybench.stats._search import search_runs
+from polybench.vocab import ACCURACY, COMPLETE, CONFIRM, FAILED, higher_is_better
 
 GROUP_COLUMNS = [
     "task",
@@ -37,7 +37,7 @@ GROUP_COLUMNS = [
 
 
 def best_search_runs(
-    runs: pd.DataFrame, objective: str = "val_accuracy", higher_is_better: bool | None = None
+    runs: pd.DataFrame, objective: str = ACCURACY.val_column, higher: bool | None = None
 ) -> pd.DataFrame:
     """The best search run of each (task, loss): its row of `runs`, indexed by (task, loss).
 
@@ -45,9 +45,9 @@ def best_search_runs(
     and the dashboard share: the run the runner marked (`best_search`, stored as it picked it);
     without a mark (a study still searching, an older database, a frame built by hand) the
     complete search run with the best `objective` value, ties to the earliest run.
-    `higher_is_better` defaults to the objective's direction (`objective_higher_is_better`).
+    `higher` (is better) defaults to the objective's direction (`vocab.higher_is_better`).
     """
-    higher = objective_higher_is_better(objective) if higher_is_better is None else higher_is_better
+    higher = higher_is_better(objective) if higher is None else higher
     search = search_runs(runs)
     if objective not in search or search.empty:
         return search.iloc[0:0].set_index(["task", "loss"])
@@ -72,7 +72,7 @@ def _best_search_params(runs: pd.DataFrame, objective: str, higher_is_better: bo
 
 
 def confirm_groups(
-    runs: pd.DataFrame, objective: str = "val_accuracy", higher_is_better: bool = True
+    runs: pd.DataFrame, objective: str = ACCURACY.val_column, higher_is_better: bool = True
 ) -> pd.DataFrame:
     """One row per (task, loss, params) of the confirm runs; `current` marks the group used.
 
@@ -81,7 +81,7 @@ def confirm_groups(
     """
     if "phase" not in runs or "params" not in runs:
         return pd.DataFrame(columns=GROUP_COLUMNS)
-    confirm = runs[runs["phase"] == "confirm"]
+    confirm = runs[runs["phase"] == CONFIRM]
     if confirm.empty:
         return pd.DataFrame(columns=GROUP_COLUMNS)
     best = _best_search_params(runs, objective, higher_is_better)
@@ -92,15 +92,15 @@ def confirm_groups(
         groups = []
         for params, group in runs_of_pair.groupby(params_text, sort=False):
             ids = group[order] if order else pd.Series(group.index)
-            state = group["state"] if "state" in group else pd.Series("complete", group.index)
+            state = group["state"] if "state" in group else pd.Series(COMPLETE, group.index)
             groups.append(
                 {
                     "task": task,
                     "loss": loss,
                     "params": params,
                     "n_runs": len(group),
-                    "n_complete": int((state == "complete").sum()),
-                    "n_failed": int((state == "failed").sum()),
+                    "n_complete": int((state == COMPLETE).sum()),
+                    "n_failed": int((state == FAILED).sum()),
                     "first_run_id": int(ids.min()),
                     "last_run_id": int(ids.max()),
                     "current": False,
@@ -116,7 +116,7 @@ def confirm_groups(
 
 
 def current_confirm_group(
-    runs: pd.DataFrame, objective: str = "val_accuracy", higher_is_better: bool = True
+    runs: pd.DataFrame, objective: str = ACCURACY.val_column, higher_is_better: bool = True
 ) -> pd.DataFrame:
     """The runs frame with the confirm runs of older groups removed (other phases kept)."""
     groups = confirm_groups(runs, objective, higher_is_better)
@@ -126,7 +126,7 @@ def current_confirm_group(
     keys = set(zip(current["task"], current["loss"], current["params"], strict=True))
     params_text = runs["params"].fillna("{}").astype(str)
     keep = [
-        phase != "confirm" or (task, loss, params) in keys
+        phase != CONFIRM or (task, loss, params) in keys
         for phase, task, loss, params in zip(
             runs["phase"], runs["task"], runs["loss"], params_text, strict=True
         )
