@@ -19,6 +19,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState, create_trial
 
+from polybench import stats
 from polybench.db import open_store
 from polybench.runner import build_plan, run_study, study_status
 from polybench.runner._trials import (
@@ -130,6 +131,9 @@ def test_run_stores_every_planned_run_and_rerun_adds_none(tmp_path: Path, sqlite
     assert set(runs["run_id"]) <= set(topped["run_id"])
     kept = topped.set_index("run_id").loc[list(runs["run_id"]), "finished_at"]
     assert list(kept) == list(runs["finished_at"])
+    # The runner re-picked after the top-up: the stored pick is the best of all three trials.
+    best_now = stats.best_search_runs(topped, "val_accuracy", stored=False)
+    assert sorted(topped.loc[topped["best_search"], "run_id"]) == sorted(best_now["run_id"])
 
     status = study_status(sqlite_url, "tiny")
     assert list(status["search_done"]) == [3, 3] and list(status["search_planned"]) == [3, 3]

@@ -336,14 +336,15 @@ class Worker:
 
     def _best_params(self, pair: PairPlan) -> dict[str, Any] | None:
         """The parameters of `pair`'s best search run (`stats.best_search_runs`, the rule the
-        report and the dashboard share), marked in the store as the one its confirm runs train."""
+        report and the dashboard share), marked in the store as the one its confirm runs train.
+        The pick is made afresh (a top-up search may have found a better run)."""
         from polybench.stats import best_search_runs
 
         runs = self.store.runs(
             study=self.config.name, task=pair.task.task, loss=pair.loss.loss, phase=SEARCH
         )
         runs = runs[runs["optuna_study"] == pair.search_study]
-        best = best_search_runs(runs, self.config.search.objectives[0])
+        best = best_search_runs(runs, self.config.search.objectives[0], stored=False)
         if best.empty:
             if pair.search_study not in self._no_best_warned:
                 self._no_best_warned.add(pair.search_study)

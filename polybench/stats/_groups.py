@@ -37,15 +37,20 @@ GROUP_COLUMNS = [
 
 
 def best_search_runs(
-    runs: pd.DataFrame, objective: str = ACCURACY.val_column, higher: bool | None = None
+    runs: pd.DataFrame,
+    objective: str = ACCURACY.val_column,
+    higher: bool | None = None,
+    *,
+    stored: bool = True,
 ) -> pd.DataFrame:
     """The best search run of each (task, loss): its row of `runs`, indexed by (task, loss).
 
     The one rule that the runner (whose confirm runs train this run's parameters), the report
-    and the dashboard share: the run the runner marked (`best_search`, stored as it picked it);
-    without a mark (a study still searching, an older database, a frame built by hand) the
-    complete search run with the best `objective` value, ties to the earliest run.
-    `higher` (is better) defaults to the objective's direction (`vocab.higher_is_better`).
+    and the dashboard share: the complete search run with the best `objective` value, ties to
+    the earliest run. The runner stores its pick (`best_search`); with `stored` (the readers'
+    default) a stored pick wins, so a report made while a top-up search runs still names the
+    run that was confirmed. `higher` (is better) defaults to the objective's direction
+    (`vocab.higher_is_better`).
     """
     higher = higher_is_better(objective) if higher is None else higher
     search = search_runs(runs)
@@ -56,7 +61,7 @@ def best_search_runs(
         search = search.sort_values("run_id", kind="stable")
     best = []
     for _, group in search.groupby(["task", "loss"], sort=True):
-        if "best_search" in group and group["best_search"].any():
+        if stored and "best_search" in group and group["best_search"].any():
             group = group[group["best_search"].astype(bool)]
         values = group[objective].to_numpy(np.float64)
         best.append(group.iloc[int(np.argmax(values) if higher else np.argmin(values))])
