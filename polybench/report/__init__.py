@@ -54,6 +54,7 @@ from polybench.report._frames import (
     sensitivity,
     studies,
     study_metric,
+    study_objective,
     summary,
 )
 from polybench.report._page import PAGE_SECTIONS, Published, publish
@@ -124,6 +125,7 @@ __all__ = [
     "studies",
     "study_figures",
     "study_metric",
+    "study_objective",
     "summarize",
     "summary",
     "terminal_report",
