@@ -341,7 +341,7 @@ class Worker:
         from polybench.stats import best_search_runs
 
         runs = self.store.runs(
-            study=self.config.name, task=pair.task.task, loss=pair.loss.loss, phase=SEARCH
+            study=self.config.name, task=pair.task.name, loss=pair.loss.name, phase=SEARCH
         )
         runs = runs[runs["optuna_study"] == pair.search_study]
         best = best_search_runs(runs, self.config.search.objectives[0], stored=False)
