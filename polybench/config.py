@@ -759,14 +759,7 @@ def _tasks_problems(config: StudyConfig) -> list[tuple[tuple[str | int, ...], st
                 )
             )
         elif spec.name in seen:
-            found.append(
-                (
-                    (*loc, "label" if spec.label else "task"),
-                    f"{spec.name!r} is already listed at tasks[{seen[spec.name]}]; each task "
-                    "entry needs its own name (its studies are named {study}/{task}/{loss}): "
-                    "give one a `label:` (digits_noisy).",
-                )
-            )
+            found.append(_taken_name(loc, "task", spec.name, spec.label, seen, "digits_noisy"))
         else:
             seen[spec.name] = index
             found.extend(_task_option_problems(loc, spec))
@@ -785,6 +778,23 @@ def _tasks_problems(config: StudyConfig) -> list[tuple[tuple[str | int, ...], st
             found.extend(_model_option_problems(loc, spec))
         found.extend(_training_problems(loc, spec))
     return found
+
+
+def _taken_name(
+    loc: tuple[str | int, ...],
+    kind: str,
+    name: str,
+    label: str | None,
+    seen: dict[str, int],
+    example: str,
+) -> tuple[tuple[str | int, ...], str]:
+    """Two task (or loss) entries with one name would share their Optuna studies and runs."""
+    return (
+        (*loc, "label" if label else kind),
+        f"{name!r} is already listed at {loc[0]}[{seen[name]}]; each {kind} entry needs its own "
+        "name (its studies are named {study}/{task}/{loss}): give one a `label:` "
+        f"({example}).",
+    )
 
 
 def _label_problems(
@@ -912,14 +922,7 @@ def _losses_problems(config: StudyConfig) -> list[tuple[tuple[str | int, ...], s
             )
             continue
         if spec.name in seen:
-            found.append(
-                (
-                    (*loc, "label" if spec.label else "loss"),
-                    f"{spec.name!r} is already listed at losses[{seen[spec.name]}]; each loss "
-                    "entry needs its own name (its studies are named {study}/{task}/{loss}): "
-                    "give one a `label:` (cross_entropy_ls).",
-                )
-            )
+            found.append(_taken_name(loc, "loss", spec.name, spec.label, seen, "cross_entropy_ls"))
             continue
         seen[spec.name] = index
         cls = get_loss_class(spec.loss)
