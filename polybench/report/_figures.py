@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from polybench import charts, stats
-from polybench.vocab import BASELINE_LOSS, COMPLETE, PARAM_PREFIX, SEARCH, TRAIN_THROUGHPUT
+from polybench.vocab import BASELINE_LOSS, COMPLETE, PARAM_PREFIX, SEARCH, TRAIN_THROUGHPUT, Metric
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -87,48 +87,9 @@ def study_figures(
         row = _check_study(store, study)
         runs = store.runs(study=study)
     spec = stats.get_metric(metric or _metric_of(row["config_text"].iloc[0]))
-    val = spec.val_column
     figures: list[StudyFigure] = []
     for task in sorted(runs["task"].unique()):
-        mine = runs[runs["task"] == task]
-        search = mine[(mine["phase"] == SEARCH) & (mine["state"] == COMPLETE)]
-        band = baseline_band(mine, val)
-        tuned = charts.tuned_params(search)
-        if params is not None:
-            tuned = [name for name in tuned if name.removeprefix(PARAM_PREFIX) in params]
-        # The sweep the paper plots (epsilon) first, then the others in name order.
-        tuned.sort(key=lambda name: (name != SWEEP_PARAM, name))
-        for param in tuned:
-            figure = charts.sensitivity_figure(search, param=param, metric=val, baseline=band)
-            figure.update_layout(title=f"{task}: {figure.layout.title.text}")
-            counts = search.dropna(subset=[param]).groupby("loss").size()
-            points = ", ".join(f"{loss} {n}" for loss, n in counts.items())
-            figures.append(
-                StudyFigure(
-                    name=f"sensitivity_{task}_{param.removeprefix(PARAM_PREFIX)}",
-                    title=f"{task}: {charts.metric_label(param)} sweep",
-                    caption=(
-                        f"Complete search trials of {task} (points: {points}); grey band: "
-                        f"{band.label if band else 'no cross-entropy runs'}."
-                    ),
-                    figure=figure,
-                )
-            )
-        complete = mine[mine["state"] == COMPLETE].dropna(subset=[val, TRAIN_THROUGHPUT])
-        front = pareto_runs(complete, val, spec.higher_is_better)
-        figure = charts.tradeoff_figure(complete, metric=val, front=front)
-        figure.update_layout(title=f"{task}: {figure.layout.title.text}")
-        figures.append(
-            StudyFigure(
-                name=f"tradeoff_{task}",
-                title=f"{task}: {charts.metric_label(val)} against training throughput",
-                caption=(
-                    f"{len(complete)} complete runs of {task} (circles: search trials, "
-                    f"diamonds: confirm runs); dashed: the {len(front)} run(s) on the Pareto front."
-                ),
-                figure=figure,
-            )
-        )
+        figures += _task_figures(task, runs[runs["task"] == task], spec, params)
     result = ranking_from_summary(summary_of(storage, study, metric=metric), 0.05)
     ranks = result.average_ranks.rename("average_rank").rename_axis("loss").reset_index()
     cd = result.critical_difference if result.nemenyi_applied else None
@@ -191,3 +152,50 @@ def write_figures(
             "and a Chromium (Debian: `apt-get install chromium`)."
         ) from None
     return paths
+
+
+def _task_figures(
+    task: str, mine: pd.DataFrame, spec: Metric, params: Sequence[str] | None
+) -> list[StudyFigure]:
+    """The sensitivity plots and the accuracy-throughput figure of one task's runs."""
+    val = spec.val_column
+    figures: list[StudyFigure] = []
+    search = mine[(mine["phase"] == SEARCH) & (mine["state"] == COMPLETE)]
+    band = baseline_band(mine, val)
+    tuned = charts.tuned_params(search)
+    if params is not None:
+        tuned = [name for name in tuned if name.removeprefix(PARAM_PREFIX) in params]
+    # The sweep the paper plots (epsilon) first, then the others in name order.
+    tuned.sort(key=lambda name: (name != SWEEP_PARAM, name))
+    for param in tuned:
+        figure = charts.sensitivity_figure(search, param=param, metric=val, baseline=band)
+        figure.update_layout(title=f"{task}: {figure.layout.title.text}")
+        counts = search.dropna(subset=[param]).groupby("loss").size()
+        points = ", ".join(f"{loss} {n}" for loss, n in counts.items())
+        figures.append(
+            StudyFigure(
+                name=f"sensitivity_{task}_{param.removeprefix(PARAM_PREFIX)}",
+                title=f"{task}: {charts.metric_label(param)} sweep",
+                caption=(
+                    f"Complete search trials of {task} (points: {points}); grey band: "
+                    f"{band.label if band else 'no cross-entropy runs'}."
+                ),
+                figure=figure,
+            )
+        )
+    complete = mine[mine["state"] == COMPLETE].dropna(subset=[val, TRAIN_THROUGHPUT])
+    front = pareto_runs(complete, val, spec.higher_is_better)
+    figure = charts.tradeoff_figure(complete, metric=val, front=front)
+    figure.update_layout(title=f"{task}: {figure.layout.title.text}")
+    figures.append(
+        StudyFigure(
+            name=f"tradeoff_{task}",
+            title=f"{task}: {charts.metric_label(val)} against training throughput",
+            caption=(
+                f"{len(complete)} complete runs of {task} (circles: search trials, "
+                f"diamonds: confirm runs); dashed: the {len(front)} run(s) on the Pareto front."
+            ),
+            figure=figure,
+        )
+    )
+    return figures
