@@ -119,15 +119,7 @@ def publish(
         "",
         *_figure_lines([f for f in figures if f.name.startswith("tradeoff_")], link),
         *_claim(runs, spec),
-        "## Where the numbers come from",
-        "",
-        f"- Runs: {len(runs)} ({_counts(runs)}), in `{link}/{RUNS_FILE}` (one row per run: "
-        "`run_id`, `task`, `loss`, `phase`, `seed`, `params`, the metrics, throughput, host).",
-        "- The tables' means, intervals and verdicts are `polybench.report.summary` over the "
-        "confirm runs of that file; the ranks, `polybench.stats.friedman`; the single-run "
-        "section, `polybench.stats.single_run_gap`.",
-        f"- Machine: {_machine(runs)}.",
-        "",
+        *_provenance(runs, link),
     ]
     return Published(text="\n".join(parts), files=tuple(written))
 
@@ -246,3 +238,17 @@ def _machine(runs: pd.DataFrame) -> str:
         f"{started:%Y-%m-%d %H:%M} UTC, last finished {finished:%H:%M} UTC ({span:.0f} min), "
         f"{compute:.0f} min of run time in all"
     )
+
+
+def _provenance(runs: pd.DataFrame, link: str) -> list[str]:
+    return [
+        "## Where the numbers come from",
+        "",
+        f"- Runs: {len(runs)} ({_counts(runs)}), in `{link}/{RUNS_FILE}` (one row per run: "
+        "`run_id`, `task`, `loss`, `phase`, `seed`, `params`, the metrics, throughput, host).",
+        "- The tables' means, intervals and verdicts are `polybench.report.summary` over the "
+        "confirm runs of that file; the ranks, `polybench.stats.friedman`; the single-run "
+        "section, `polybench.stats.single_run_gap`.",
+        f"- Machine: {_machine(runs)}.",
+        "",
+    ]
