@@ -20,13 +20,13 @@ from pathlib import Path
 
 import optuna
 import pytest
+from conftest import CLI, start_cli_run, wait_for_mid_training
 from optuna.trial import TrialState
 from sqlalchemy.engine import make_url
 
 from polybench.db import StorageError, open_store
 from polybench.db._retry import StorageRetry, StorageUnavailable, is_transient
 
-CLI = [sys.executable, "-c", "from polybench.cli import main; main()"]
 # cross_entropy and focal, 3 search trials each (every loss gets the study's budget, the baseline
 # searching label_smoothing) and 2 confirm seeds each.
 PLANNED = 2 * 3 + 2 * 2
@@ -55,34 +55,6 @@ def study_file(
     path = tmp_path / f"{name}.yaml"
     path.write_text(textwrap.dedent(text))
     return path
-
-
-def start(path: Path, url: str, *args: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [*CLI, "run", str(path), "--storage", url, *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "COLUMNS": "200"},
-    )
-
-
-def wait_for_epoch(url: str, study: str, process: subprocess.Popen, runs_done: int = 0) -> None:
-    """Wait until a run is mid-training (an epoch written) after `runs_done` runs finished."""
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        assert process.poll() is None, process.stdout.read() if process.stdout else ""
-        try:
-            with open_store(url) as store:
-                runs = store.runs(study=study)
-        except StorageError:
-            runs = None
-        if runs is not None and len(runs):
-            mid = runs[(runs["state"] == "running") & (runs["epochs_done"] >= 1)]
-            if (runs["state"] != "running").sum() >= runs_done and len(mid):
-                return
-        time.sleep(0.05)
-    pytest.fail("no run reached mid-training in time")
 
 
 def assert_plan_finished(url: str, study: str) -> None:
@@ -164,8 +136,8 @@ def test_a_locked_sqlite_file_is_waited_for_then_reported_in_one_line(
 @pytest.mark.postgres
 def test_terminated_backends_mid_trial_lose_nothing(tmp_path: Path, pg_url: str):
     path = study_file(tmp_path, "cut")
-    process = start(path, pg_url)
-    wait_for_epoch(pg_url, "cut", process)
+    process = start_cli_run(path, pg_url)
+    wait_for_mid_training(pg_url, "cut", process)
     killed = 0
     for _ in range(40):  # connection losses, again and again, during and between writes
         killed += terminate_backends(pg_url)
@@ -212,8 +184,8 @@ def test_workers_die_with_a_killed_parent_and_the_rerun_finishes_the_plan(
     tmp_path: Path, sqlite_url: str
 ):
     path = study_file(tmp_path, "orphans", heartbeat=1)
-    process = start(path, sqlite_url, "--workers", "2")
-    wait_for_epoch(sqlite_url, "orphans", process)
+    process = start_cli_run(path, sqlite_url, "--workers", "2")
+    wait_for_mid_training(sqlite_url, "orphans", process)
     workers = children(process.pid)
     assert len(workers) >= 2
     process.send_signal(signal.SIGKILL)
@@ -226,7 +198,7 @@ def test_workers_die_with_a_killed_parent_and_the_rerun_finishes_the_plan(
         os.kill(pid, signal.SIGKILL)
     assert not survivors, f"workers {survivors} outlived their parent by 10 s"
 
-    rerun = start(path, sqlite_url, "--workers", "2")
+    rerun = start_cli_run(path, sqlite_url, "--workers", "2")
     output, _ = rerun.communicate(timeout=300)
     assert rerun.returncode == 0, output
     assert_plan_finished(sqlite_url, "orphans")
@@ -243,11 +215,16 @@ def test_processes_starting_together_on_an_empty_database_all_succeed(
 
     import _fault_workers
 
+    from polybench.config import parse_study
+
+    config = parse_study(_fault_workers.STUDY)
     context = multiprocessing.get_context("spawn")
     barrier = context.Barrier(processes)
     results = context.Queue()
     started = [
-        context.Process(target=_fault_workers.first_use, args=(storage_url, i, barrier, results))
+        context.Process(
+            target=_fault_workers.first_use, args=(storage_url, config, i, barrier, results)
+        )
         for i in range(processes)
     ]
     for process in started:
@@ -340,8 +317,8 @@ def private_postgres() -> Iterator[tuple[str, Callable[..., None]]]:
 def test_a_postgresql_restart_mid_study_loses_nothing(tmp_path: Path, private_postgres):
     url, pg_ctl = private_postgres
     path = study_file(tmp_path, "restart")
-    process = start(path, url)
-    wait_for_epoch(url, "restart", process)
+    process = start_cli_run(path, url)
+    wait_for_mid_training(url, "restart", process)
     pg_ctl("restart")
     output, _ = process.communicate(timeout=600)
     assert process.returncode == 0, output
@@ -359,8 +336,8 @@ def test_a_database_down_longer_than_the_retries_stops_with_one_line_then_resume
 ):
     url, pg_ctl = private_postgres
     path = study_file(tmp_path, "outage", heartbeat=1)
-    process = start(path, url, "--storage-retry", "5")
-    wait_for_epoch(url, "outage", process)
+    process = start_cli_run(path, url, "--storage-retry", "5")
+    wait_for_mid_training(url, "outage", process)
     pg_ctl("stop")
     output, _ = process.communicate(timeout=300)
     pg_ctl("start")
@@ -377,7 +354,7 @@ def test_a_database_down_longer_than_the_retries_stops_with_one_line_then_resume
         assert "postgres@127.0.0.1" in line and "run the same command again" in line, line
 
     started = time.monotonic()
-    rerun = start(path, url)
+    rerun = start_cli_run(path, url)
     output, _ = rerun.communicate(timeout=600)
     assert rerun.returncode == 0, output
     assert_plan_finished(url, "outage")
