@@ -36,6 +36,16 @@ from typing import Any
 
 import pytest
 
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist (`pytest -n auto`, one worker per core) each worker trains with one
+    torch thread: two threads per worker would oversubscribe the cores and spin."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        import torch
+
+        torch.set_num_threads(1)
+
+
 POSTGRES_SERVER_URL = os.environ.get(
     "POLYBENCH_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
 )
