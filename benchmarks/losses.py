@@ -15,7 +15,7 @@ with, where the cost is per call (dispatch, autograd bookkeeping), not per eleme
 torch's default threads is where the arithmetic dominates.
 
 Targets: at 64 x 10, cross_entropy <= 1.1x and poly1_cross_entropy, focal <= 1.5x
-F.cross_entropy; at 4096 x 1000, poly1_cross_entropy <= 1.15x (LOSSES.md).
+F.cross_entropy; at 4096 x 1000, poly1_cross_entropy <= 1.15x (docs/losses.md).
 """
 
 from __future__ import annotations

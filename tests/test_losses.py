@@ -1,7 +1,7 @@
-"""Specification of polybench.losses: LOSSES.md goldens, the identities of the math, torch and
+"""Specification of polybench.losses: docs/losses.md goldens, the identities of the math, torch and
 torchvision agreement, gradcheck, registry-wide validation and low-precision behaviour.
 
-References are independent of the code under test: LOSSES.md's printed values, torch's
+References are independent of the code under test: docs/losses.md's printed values, torch's
 `F.cross_entropy`, `torchvision.ops.sigmoid_focal_loss`, and float64 formulas written out densely
 here (one-hot, softmax, series sums).
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 import inspect
 import itertools
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -79,27 +80,51 @@ def value_and_grad(loss, logits: torch.Tensor, target: torch.Tensor):
     return value.detach(), leaf.grad
 
 
-# --- LOSSES.md golden values -------------------------------------------------------------------
+# --- docs/losses.md golden values --------------------------------------------------------------
 
 GOLDEN_LOGITS = [[2.0, 0.5, 1.0], [0.1, 1.0, 3.0]]
 GOLDEN_TARGET = [1, 2]
-GOLDENS = [
-    ("cross_entropy", {}, [1.9643688, 0.17425454]),
-    ("poly1_cross_entropy", {"epsilon": 1.0}, [2.8241243, 0.33417147]),
-    ("seed_focal", {"alpha": 0.25, "gamma": 2.0}, [1.0890163, 0.00334221]),
-    ("seed_poly1_focal", {"alpha": 0.25, "gamma": 2.0, "epsilon": 1.0}, [1.4649665, 0.1818437]),
-]
+
+
+def _doc_goldens() -> list[tuple[str, dict[str, float], list[float]]]:
+    """The rows of the golden-values table in docs/losses.md: (loss, settings, expected)."""
+    text = (Path(__file__).resolve().parents[1] / "docs" / "losses.md").read_text()
+    section = text.split("## Golden values", 1)[1].split("\n## ", 1)[0]
+    rows = []
+    for line in section.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) != 3 or cells[0] in ("loss", "---"):
+            continue
+        settings = {}
+        for pair in filter(None, (part.strip() for part in cells[1].split(","))):
+            key, value = (side.strip() for side in pair.split("="))
+            settings[key] = float(value)
+        rows.append((cells[0], settings, json.loads(cells[2].strip("`"))))
+    return rows
+
+
+GOLDENS = _doc_goldens()
+
+
+def test_the_golden_table_of_the_docs_is_read_whole():
+    assert [name for name, _, _ in GOLDENS] == [
+        "cross_entropy",
+        "poly1_cross_entropy",
+        "seed_focal",
+        "seed_poly1_focal",
+    ]
+    assert GOLDENS[3][1] == {"alpha": 0.25, "gamma": 2.0, "epsilon": 1.0}
 
 
 @pytest.mark.parametrize(("name", "settings", "expected"), GOLDENS, ids=[g[0] for g in GOLDENS])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_golden_values_of_losses_md(name, settings, expected, dtype):
+def test_golden_values_of_the_docs(name, settings, expected, dtype):
     logits = torch.tensor(GOLDEN_LOGITS, dtype=dtype)
     target = torch.tensor(GOLDEN_TARGET)
     module_value = build_loss(name, reduction="none", **settings)(logits, target)
     function_value = getattr(functional, name)(logits, target, reduction="none", **settings)
     expected_t = torch.tensor(expected, dtype=torch.float64)
-    # 1e-6 relative, or half a unit of the 8th decimal where LOSSES.md prints 0.00334221
+    # 1e-6 relative, or half a unit of the 8th decimal where the docs print 0.00334221
     # (its float64 value is 0.0033422146, 1.4e-6 away in relative terms).
     torch.testing.assert_close(module_value.double(), expected_t, rtol=1e-6, atol=5e-9)
     torch.testing.assert_close(function_value.double(), expected_t, rtol=1e-6, atol=5e-9)
@@ -108,7 +133,7 @@ def test_golden_values_of_losses_md(name, settings, expected, dtype):
 # --- the registry ------------------------------------------------------------------------------
 
 
-def test_registry_holds_exactly_the_losses_of_losses_md():
+def test_registry_holds_exactly_the_losses_of_the_docs():
     assert sorted(LOSSES) == sorted(NAMES)
     for name, cls in LOSSES.items():
         assert cls.name == name
