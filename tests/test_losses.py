@@ -274,10 +274,10 @@ def test_epsilon_below_minus_one_and_label_smoothing_above_one_are_rejected():
 def test_unknown_loss_name_suggests_the_closest_names():
     with pytest.raises(ValueError) as error:
         build_loss("poly1_crossentropy")
-    _assert_names(error, "'poly1_crossentropy'", "did you mean 'poly1_cross_entropy'", "focal")
+    _assert_names(error, "'poly1_crossentropy'", "Did you mean 'poly1_cross_entropy'", "focal")
     with pytest.raises(ValueError) as error:
         get_loss_class("sigmoid_focall")
-    _assert_names(error, "did you mean 'sigmoid_focal'")
+    _assert_names(error, "Did you mean 'sigmoid_focal'")
     with pytest.raises(ValueError) as error:
         validate_params("xyz", {})
     _assert_names(error, "Unknown loss 'xyz'", "cross_entropy")
@@ -286,7 +286,7 @@ def test_unknown_loss_name_suggests_the_closest_names():
 def test_unknown_parameter_suggests_the_closest_parameter():
     with pytest.raises(ValueError) as error:
         build_loss("poly1_focal", epsilom=1.0)
-    _assert_names(error, "poly1_focal", "'epsilom'", "did you mean 'epsilon'", "gamma")
+    _assert_names(error, "poly1_focal", "'epsilom'", "Did you mean 'epsilon'", "gamma")
     with pytest.raises(ValueError) as error:
         validate_params("cross_entropy", {"gamma": 2.0})
     _assert_names(error, "cross_entropy", "'gamma'", "label_smoothing")

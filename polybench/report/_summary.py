@@ -203,12 +203,12 @@ def summarize(
         else:
             row["n_seeds"] = 0
             notes.append("no complete confirm runs")
-        compare_note = None
+        compare_note = why_no_test = None
         if (task, loss) in versus.index:
             compared = versus.loc[(task, loss)]
             row |= {column: compared[column] for column in _FROM_COMPARISON}
             if isinstance(compared["note"], str) and row["n_seeds"]:
-                compare_note = compared["note"]
+                compare_note, why_no_test = compared["note"], compared["why_no_test"]
         elif loss == baseline:
             row["delta"] = 0.0 if row["n_seeds"] else np.nan
             notes.append("baseline")
@@ -226,8 +226,9 @@ def summarize(
         if failed:
             notes.append(f"{failed} failed search run(s) not counted")
         row["note"] = "; ".join(notes) or None
+        row["_why_no_test"] = why_no_test or (notes[0] if notes else None)
         rows.append(row)
-    frame = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+    frame = pd.DataFrame(rows, columns=[*SUMMARY_COLUMNS, "_why_no_test"])
     ledger = stats.budget_ledger(runs).set_index(["task", "loss"])
     if len(frame):
         keys = pd.MultiIndex.from_frame(frame[["task", "loss"]])
@@ -244,9 +245,16 @@ def summarize(
     frame = frame.astype({"n_trials": "int64", "n_seeds": "int64", "n_failed": "int64"})
     frame["n_pairs"] = frame["n_pairs"].fillna(frame["n_seeds"].where(frame["loss"] == baseline))
     frame["verdict_text"] = [
-        verdict_sentence(row, baseline, alpha, fails_more=(row["task"], row["loss"]) in fails_more)
+        verdict_sentence(
+            row,
+            baseline,
+            alpha,
+            fails_more=(row["task"], row["loss"]) in fails_more,
+            why_no_test=row["_why_no_test"] if isinstance(row["_why_no_test"], str) else None,
+        )
         for _, row in frame.iterrows()
     ]
+    frame = frame.drop(columns="_why_no_test")
     for column in _TEXT_COLUMNS:
         # text as object holding str or None, like the store's frames (pandas 2 and 3 alike)
         frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
@@ -350,21 +358,25 @@ def _group_notes(groups: pd.DataFrame, task: str, loss: str, has_search: bool) -
 
 
 def verdict_sentence(
-    row: pd.Series, baseline: str, alpha: float, fails_more: bool = False
+    row: pd.Series,
+    baseline: str,
+    alpha: float,
+    fails_more: bool = False,
+    why_no_test: str | None = None,
 ) -> str | None:
     """One loss's verdict against the baseline in words, with its power; None for the baseline.
 
     For example "inconclusive: +0.0005 [-0.0040, +0.0050], not significant (paired t p=0.62,
     Holm p=0.62); with 4 seeds only differences above 0.0081 would be detected (80% power,
     alpha 0.025)". `fails_more`: the loss failed on a larger share of its seeds than the
-    baseline, which the sentence says after its failures.
+    baseline, which the sentence says after its failures. `why_no_test`: why the row has no
+    p-value (the `why_no_test` of `polybench.stats.compare_to_baseline`).
     """
     if row["loss"] == baseline or not isinstance(row.get("verdict"), str):
         return None
     verdict = row["verdict"]
     if pd.isna(row.get("p_value")):
-        reason = row["note"] if isinstance(row.get("note"), str) else f"no {baseline} runs"
-        reason = reason.split(": no ")[0].split("; ")[0]
+        reason = why_no_test or f"no {baseline} runs"
         text = f"{verdict}: {_delta(row)} ({reason}, no test)"
     else:
         p = f"{row['t_test']} {_p_is(row['p_value'])}, Holm {_p_is(row['p_holm'])}"

@@ -22,6 +22,7 @@ import pandas as pd
 
 from polybench.config import StudyConfig, load_study, parse_study
 from polybench.db._retry import DEFAULT_RETRY_SECONDS
+from polybench.errors import did_you_mean
 from polybench.runner._placement import (
     WorkerLayout,
     choose_workers,
@@ -221,14 +222,10 @@ def study_status(storage: str | None = None, study: str | None = None) -> pd.Dat
             return pd.DataFrame(rows, columns=columns)
         match = studies[studies["study"] == study]
         if not len(match):
-            import difflib
-
             names = list(studies["study"])
-            near = difflib.get_close_matches(study, names, n=3, cutoff=0.5)
-            hint = f" Did you mean {', '.join(map(repr, near))}?" if near else ""
             raise ValueError(
                 f"no study {study!r} in {store.display_url}; studies there: "
-                f"{', '.join(names) or '(none)'}.{hint}"
+                f"{', '.join(names) or '(none)'}." + did_you_mean(study, names)
             )
         config = parse_study(match.iloc[0]["config_text"], source=f"study {study!r}")
         return progress_frame(store.runs(study=study), build_plan(config))
