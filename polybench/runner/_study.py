@@ -14,6 +14,7 @@ import multiprocessing
 import os
 import signal
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -141,11 +142,13 @@ def run_study(
         )
 
     started = time.monotonic()
-    store = open_store(url, retry=StorageRetry(storage_retry))
+    with _resumable():  # a lock or outage at start-up: one line that says what to do
+        store = open_store(url, retry=StorageRetry(storage_retry))
     try:
-        store.ensure_study(config.name, config.text or config.model_dump_json())
-        # Creating Optuna's tables once here keeps parallel workers from racing to do it.
-        optuna_storage = open_optuna_storage(url, config, store)
+        with _resumable():
+            store.ensure_study(config.name, config.text or config.model_dump_json())
+            # Creating Optuna's tables once here keeps parallel workers from racing to do it.
+            optuna_storage = open_optuna_storage(url, config, store)
         interrupts = Interrupts()
         previous = _handlers()
         interrupts.install()
@@ -189,6 +192,17 @@ def run_study(
         )
     finally:
         store.close()
+
+
+@contextlib.contextmanager
+def _resumable() -> Iterator[None]:
+    """StorageUnavailable from the block says that running the same command again resumes."""
+    from polybench.db._retry import StorageUnavailable
+
+    try:
+        yield
+    except StorageUnavailable as error:
+        raise StorageUnavailable(f"{error}; {_RESUME}") from error
 
 
 def study_status(storage: str | None = None, study: str | None = None) -> pd.DataFrame:
