@@ -21,7 +21,17 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-BASELINE_LOSS = "cross_entropy"
+from polybench.vocab import (
+    ACCURACY,
+    BASELINE_LOSS,
+    CONFIRM,
+    LOSS,
+    METRICS,
+    PARAM_PREFIX,
+    SEARCH,
+    TRAIN_LOSS,
+    TRAIN_THROUGHPUT,
+)
 
 
 def loss_order() -> tuple[str, ...]:
@@ -46,22 +56,16 @@ _PALETTE = (
     "#8C564B",
     "#BCBD22",
 )
-PHASE_SYMBOLS = {"search": "circle", "confirm": "diamond"}
+PHASE_SYMBOLS = {SEARCH: "circle", CONFIRM: "diamond"}
 
 METRIC_LABELS = {
-    "val_accuracy": "validation accuracy",
-    "val_macro_f1": "validation macro-F1",
-    "val_balanced_accuracy": "validation balanced accuracy",
-    "val_ece": "validation ECE (lower is better)",
-    "val_loss": "validation loss",
-    "test_accuracy": "test accuracy",
-    "test_macro_f1": "test macro-F1",
-    "test_balanced_accuracy": "test balanced accuracy",
-    "test_ece": "test ECE (lower is better)",
-    "train_loss": "training loss",
+    **{metric.val_column: f"validation {metric.title}" for metric in METRICS.values()},
+    LOSS.val_column: "validation loss",
+    **{metric.test_column: f"test {metric.title}" for metric in METRICS.values()},
+    TRAIN_LOSS: "training loss",
     "lr": "learning rate",
     "seconds": "seconds per epoch",
-    "train_throughput": "training throughput (samples/s)",
+    TRAIN_THROUGHPUT: "training throughput (samples/s)",
     "eval_throughput": "evaluation throughput (samples/s)",
 }
 
@@ -78,8 +82,8 @@ class Band:
 
 def metric_label(name: str) -> str:
     """The axis title of a metric column (`val_accuracy` -> `validation accuracy`)."""
-    if name.startswith("param_"):
-        return name.removeprefix("param_")
+    if name.startswith(PARAM_PREFIX):
+        return name.removeprefix(PARAM_PREFIX)
     return METRIC_LABELS.get(name, name.replace("_", " "))
 
 
@@ -111,7 +115,7 @@ def tuned_params(runs: pd.DataFrame, loss: str | None = None) -> list[str]:
     """The `param_<name>` columns that vary across `runs` (of one loss if given), sorted."""
     frame = runs if loss is None else runs[runs["loss"] == loss]
     names = []
-    for column in sorted(c for c in frame.columns if c.startswith("param_")):
+    for column in sorted(c for c in frame.columns if c.startswith(PARAM_PREFIX)):
         values = pd.to_numeric(frame[column], errors="coerce").dropna()
         if values.nunique() > 1:
             names.append(column)
@@ -168,8 +172,8 @@ def _style(figure: go.Figure, *, title: str, x: str, y: str, height: int = 460) 
 def tradeoff_figure(
     runs: pd.DataFrame,
     *,
-    metric: str = "val_accuracy",
-    throughput: str = "train_throughput",
+    metric: str = ACCURACY.val_column,
+    throughput: str = TRAIN_THROUGHPUT,
     front: pd.DataFrame | None = None,
 ) -> go.Figure:
     """Score against throughput: one colour per loss, circles for search and diamonds for confirm.
@@ -206,8 +210,8 @@ def tradeoff_figure(
                     marker={
                         "color": colors[loss],
                         "symbol": symbol,
-                        "size": 12 if phase == "confirm" else 8,
-                        "opacity": 0.95 if phase == "confirm" else 0.6,
+                        "size": 12 if phase == CONFIRM else 8,
+                        "opacity": 0.95 if phase == CONFIRM else 0.6,
                         "line": {"width": 1, "color": "white"},
                     },
                     customdata=custom,
@@ -254,7 +258,7 @@ def sensitivity_figure(
     runs: pd.DataFrame,
     *,
     param: str,
-    metric: str = "val_accuracy",
+    metric: str = ACCURACY.val_column,
     baseline: Band | None = None,
 ) -> go.Figure:
     """Score against one hyperparameter (`param`, a `param_<name>` column), one colour per loss.
@@ -328,7 +332,7 @@ def sensitivity_heatmap(
     *,
     loss: str,
     params: tuple[str, str],
-    metric: str = "val_accuracy",
+    metric: str = ACCURACY.val_column,
     bins: int = 6,
 ) -> go.Figure:
     """Mean score over a grid of two hyperparameters of one loss, with the trials on top.
@@ -451,7 +455,7 @@ def importance_figure(importances: pd.DataFrame) -> go.Figure:
 
 
 def learning_curves_figure(
-    epochs: pd.DataFrame, runs: pd.DataFrame, *, value: str = "val_accuracy"
+    epochs: pd.DataFrame, runs: pd.DataFrame, *, value: str = ACCURACY.val_column
 ) -> go.Figure:
     """One line per run of `value` against the epoch, coloured by the run's loss."""
     title = f"{metric_label(value)} per epoch"
@@ -507,7 +511,7 @@ def mean_curves(epochs: pd.DataFrame, runs: pd.DataFrame, *, value: str) -> pd.D
 
 
 def mean_curves_figure(
-    epochs: pd.DataFrame, runs: pd.DataFrame, *, value: str = "val_accuracy"
+    epochs: pd.DataFrame, runs: pd.DataFrame, *, value: str = ACCURACY.val_column
 ) -> go.Figure:
     """One line per loss: `value` averaged over its runs per epoch, with a min–max band."""
     title = f"{metric_label(value)} per epoch, mean over confirm seeds (band: min–max)"
@@ -656,7 +660,7 @@ def interval_figure(
     return _style(figure, title=title, x="loss", y=label, height=380)
 
 
-def expected_best_figure(curve: pd.DataFrame, *, metric: str = "val_accuracy") -> go.Figure:
+def expected_best_figure(curve: pd.DataFrame, *, metric: str = ACCURACY.val_column) -> go.Figure:
     """Expected best `metric` after k search trials, one line per loss with a ±1 SD band.
 
     `curve` has the columns of `polybench.stats.expected_best_curve` (`loss, k, expected_best,

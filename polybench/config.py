@@ -23,6 +23,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
+from polybench.vocab import DEFAULT_METRIC, OBJECTIVES, VAL_PREFIX
+
 __all__ = [
     "DIRECTIONS",
     "TUNABLE_SETTINGS",
@@ -43,12 +45,7 @@ __all__ = [
 
 # Objectives a study may optimise, with the direction Optuna needs.
 DIRECTIONS: dict[str, Literal["maximize", "minimize"]] = {
-    "val_accuracy": "maximize",
-    "val_macro_f1": "maximize",
-    "val_balanced_accuracy": "maximize",
-    "val_loss": "minimize",
-    "val_ece": "minimize",
-    "train_throughput": "maximize",
+    name: "maximize" if higher else "minimize" for name, higher in OBJECTIVES.items()
 }
 
 # Training settings the shared `tune` space may search: name -> (kind, lowest valid value).
@@ -231,7 +228,7 @@ class SearchSpec(_Strict):
     trials: int | None = Field(default=None, ge=1, le=MAX_TRIALS)
     sampler: str = "tpe"
     pruner: str = "median"
-    metric: str | list[str] = "val_accuracy"
+    metric: str | list[str] = DEFAULT_METRIC.val_column
     budget: Literal["trials", "epochs"] = "trials"
     repeats: int = Field(default=1, ge=1)
 
@@ -690,7 +687,7 @@ def _semantic_problems(config: StudyConfig) -> list[tuple[tuple[str | int, ...],
 def _metric_problems(search: SearchSpec) -> list[tuple[tuple[str | int, ...], str]]:
     found: list[tuple[tuple[str | int, ...], str]] = []
     objectives = search.objectives
-    validation = [name for name in DIRECTIONS if name.startswith("val_")]
+    validation = [name for name in DIRECTIONS if name.startswith(VAL_PREFIX)]
     for index, name in enumerate(objectives):
         loc: tuple[str | int, ...] = (
             ("search", "metric") if isinstance(search.metric, str) else ("search", "metric", index)
@@ -703,7 +700,7 @@ def _metric_problems(search: SearchSpec) -> list[tuple[tuple[str | int, ...], st
                     + _closest(name, DIRECTIONS),
                 )
             )
-        elif index == 0 and not name.startswith("val_"):
+        elif index == 0 and not name.startswith(VAL_PREFIX):
             found.append(
                 (loc, f"the first objective must be a validation metric: {', '.join(validation)}.")
             )

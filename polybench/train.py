@@ -39,22 +39,26 @@ from torch import nn
 
 from polybench.tasks import TaskData, load_task
 from polybench.tasks._options import closest
+from polybench.vocab import (
+    ACCURACY,
+    BALANCED_ACCURACY,
+    BASELINE_LOSS,
+    COMPLETE,
+    ECE,
+    FAILED,
+    LOSS,
+    MACRO_F1,
+    PRUNED,
+    RUN_METRIC_COLUMNS,
+    TEST_PREFIX,
+    VAL_PREFIX,
+)
 
 logger = logging.getLogger(__name__)
 
 OPTIMIZERS = ("adamw", "adam", "sgd")
 SCHEDULES = ("cosine", "linear", "constant")
-METRIC_NAMES = (
-    "val_accuracy",
-    "val_macro_f1",
-    "val_balanced_accuracy",
-    "val_ece",
-    "val_loss",
-    "test_accuracy",
-    "test_macro_f1",
-    "test_balanced_accuracy",
-    "test_ece",
-)
+METRIC_NAMES = RUN_METRIC_COLUMNS
 ECE_BINS = 15
 
 
@@ -223,10 +227,10 @@ def classification_metrics(
     logits, target = logits.float().cpu(), target.cpu()
     pred = logits.argmax(dim=1)
     return {
-        f"{prefix}accuracy": accuracy(pred, target),
-        f"{prefix}macro_f1": macro_f1(pred, target, num_classes),
-        f"{prefix}balanced_accuracy": balanced_accuracy(pred, target, num_classes),
-        f"{prefix}ece": expected_calibration_error(logits.softmax(dim=1), target),
+        prefix + ACCURACY.name: accuracy(pred, target),
+        prefix + MACRO_F1.name: macro_f1(pred, target, num_classes),
+        prefix + BALANCED_ACCURACY.name: balanced_accuracy(pred, target, num_classes),
+        prefix + ECE.name: expected_calibration_error(logits.softmax(dim=1), target),
     }
 
 
@@ -325,7 +329,7 @@ AMP_DTYPES = {"bf16": torch.bfloat16}
 def fit(
     task: TaskData | str,
     model: str,
-    loss: str = "cross_entropy",
+    loss: str = BASELINE_LOSS,
     loss_params: Mapping[str, Any] | None = None,
     *,
     optimizer: str | None = None,
@@ -483,7 +487,7 @@ def _train(
     order = torch.Generator().manual_seed(s.order_seed)
 
     curve: list[EpochRecord] = []
-    state, reason = "complete", None
+    state, reason = COMPLETE, None
     train_samples, train_seconds = 0, 0.0
     eval_samples, eval_seconds = 0, 0.0
     val_logits = None
@@ -525,7 +529,7 @@ def _train(
             with autocast():
                 val_logits = predict(net, x_val, s.eval_batch_size).float()
             val_loss = F.cross_entropy(val_logits.float(), y_val).item()
-            val_metrics = classification_metrics(val_logits, y_val, data.num_classes)
+            val_metrics = classification_metrics(val_logits, y_val, data.num_classes, VAL_PREFIX)
             eval_seconds += time.perf_counter() - eval_start
             eval_samples += len(y_val)
             if not math.isfinite(val_loss):
@@ -534,27 +538,24 @@ def _train(
                 epoch=epoch,
                 train_loss=train_loss,
                 val_loss=val_loss,
-                val_accuracy=val_metrics["accuracy"],
                 lr=lr_now,
                 seconds=time.perf_counter() - epoch_start,
                 train_throughput=timed_samples / max(seconds_train, 1e-12),
-                val_macro_f1=val_metrics["macro_f1"],
-                val_balanced_accuracy=val_metrics["balanced_accuracy"],
-                val_ece=val_metrics["ece"],
+                **val_metrics,
             )
             curve.append(record)
             logger.debug("epoch %s: %s", epoch, record)
             if on_epoch is not None and on_epoch(record):
-                state = "pruned"
+                state = PRUNED
                 break
     except _RunFailed as failure:
-        state, reason = "failed", str(failure)
+        state, reason = FAILED, str(failure)
         logger.warning("run failed: %s", reason)
 
     metrics = dict.fromkeys(METRIC_NAMES, math.nan)
-    if state != "failed" and val_logits is not None:
-        metrics |= classification_metrics(val_logits, y_val, data.num_classes, "val_")
-        metrics["val_loss"] = curve[-1].val_loss
+    if state != FAILED and val_logits is not None:
+        metrics |= classification_metrics(val_logits, y_val, data.num_classes, VAL_PREFIX)
+        metrics[LOSS.val_column] = curve[-1].val_loss
         if evaluate_test:
             eval_start = time.perf_counter()
             x_test = data.test.x.to(device)
@@ -565,7 +566,9 @@ def _train(
             _sync(device)
             eval_seconds += time.perf_counter() - eval_start
             eval_samples += len(data.test)
-            metrics |= classification_metrics(test_logits, data.test.y, data.num_classes, "test_")
+            metrics |= classification_metrics(
+                test_logits, data.test.y, data.num_classes, TEST_PREFIX
+            )
     return RunResult(
         state=state,
         failure_reason=reason,

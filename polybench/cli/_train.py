@@ -9,6 +9,7 @@ from typing import Any
 import typer
 
 from polybench.cli._app import app
+from polybench.vocab import BASELINE_LOSS, FAILED, LOSS, METRICS
 
 
 def parse_assignments(pairs: list[str], flag: str) -> dict[str, Any]:
@@ -97,7 +98,7 @@ def models_command(
 def train_command(
     task: str = typer.Option(..., "--task", help="Task name (see `polybench tasks`)."),
     model: str = typer.Option(None, "--model", help="Model name; default: the task's."),
-    loss: str = typer.Option("cross_entropy", "--loss", help="Loss name (`polybench losses`)."),
+    loss: str = typer.Option(BASELINE_LOSS, "--loss", help="Loss name (`polybench losses`)."),
     param: list[str] = typer.Option([], "--param", help="Loss hyperparameter key=value."),
     epochs: int = typer.Option(None, "--epochs", help="Epochs; default: the task's."),
     batch_size: int = typer.Option(None, "--batch-size", help="Batch size; default: task's."),
@@ -192,7 +193,7 @@ def train_command(
         typer.echo(json.dumps(result.to_dict(), allow_nan=False))
         return
     _print_summary(result, data.describe())
-    if result.state == "failed":
+    if result.state == FAILED:
         raise typer.Exit(code=1)
 
 
@@ -204,11 +205,10 @@ def _print_summary(result, description: str) -> None:
     table.add_column("metric")
     table.add_column("validation", justify="right")
     table.add_column("test", justify="right")
-    for name in ("accuracy", "macro_f1", "balanced_accuracy", "ece"):
-        table.add_row(
-            name, f"{result.metrics[f'val_{name}']:.4f}", f"{result.metrics[f'test_{name}']:.4f}"
-        )
-    table.add_row("loss (cross-entropy)", f"{result.metrics['val_loss']:.4f}", "")
+    for metric in METRICS.values():
+        validation, test = result.metrics[metric.val_column], result.metrics[metric.test_column]
+        table.add_row(metric.name, f"{validation:.4f}", f"{test:.4f}")
+    table.add_row("loss (cross-entropy)", f"{result.metrics[LOSS.val_column]:.4f}", "")
     from polybench.cli._output import print_table
 
     console = Console()

@@ -15,8 +15,9 @@ import pandas as pd
 import streamlit as st
 
 from polybench import report, stats
-from polybench.charts import BASELINE_LOSS, Band
+from polybench.charts import Band
 from polybench.db import StorageError, display_url
+from polybench.vocab import BASELINE_LOSS, TRAIN_THROUGHPUT
 
 TTL_SECONDS = 60
 
@@ -122,5 +123,5 @@ def pareto_runs(points: pd.DataFrame, metric: str, higher_is_better: bool) -> pd
     """The runs of `points` that no other run beats on both `metric` and training throughput."""
     if points.empty:
         return points
-    mask = stats.pareto_front(points, {metric: higher_is_better, "train_throughput": True}, by=())
-    return points[mask].sort_values("train_throughput")
+    mask = stats.pareto_front(points, {metric: higher_is_better, TRAIN_THROUGHPUT: True}, by=())
+    return points[mask].sort_values(TRAIN_THROUGHPUT)

@@ -10,8 +10,32 @@ import streamlit as st
 from polybench import charts, report
 from polybench.dashboard import _data
 from polybench.dashboard._view import View
+from polybench.vocab import (
+    ACCURACY,
+    BASELINE_LOSS,
+    COMPLETE,
+    CONFIRM,
+    ECE,
+    FAILED,
+    LOSS,
+    MACRO_F1,
+    PARAM_PREFIX,
+    PHASES,
+    PRUNED,
+    RUNNING,
+    SEARCH,
+    TRAIN_LOSS,
+    TRAIN_THROUGHPUT,
+)
 
-_CURVE_VALUES = ("val_accuracy", "val_loss", "train_loss", "lr", "train_throughput", "seconds")
+_CURVE_VALUES = (
+    ACCURACY.val_column,
+    LOSS.val_column,
+    TRAIN_LOSS,
+    "lr",
+    TRAIN_THROUGHPUT,
+    "seconds",
+)
 _RUN_COLUMNS = [
     "run_id",
     "loss",
@@ -20,12 +44,12 @@ _RUN_COLUMNS = [
     "seed",
     "trial_number",
     "params",
-    "val_accuracy",
-    "val_macro_f1",
-    "test_accuracy",
-    "test_macro_f1",
-    "test_ece",
-    "train_throughput",
+    ACCURACY.val_column,
+    MACRO_F1.val_column,
+    ACCURACY.test_column,
+    MACRO_F1.test_column,
+    ECE.test_column,
+    TRAIN_THROUGHPUT,
     "eval_throughput",
     "wall_time",
     "epochs_done",
@@ -152,11 +176,11 @@ def _clauses(summary: pd.DataFrame, baseline: str) -> list[str]:
 
 
 def _baseline_band(summary: pd.DataFrame) -> charts.Band | None:
-    base = summary[summary["loss"] == charts.BASELINE_LOSS]
+    base = summary[summary["loss"] == BASELINE_LOSS]
     if base.empty or pd.isna(base["ci_low"].iloc[0]):
         return None
     row = base.iloc[0]
-    label = f"{charts.BASELINE_LOSS}: 95% CI over {int(row['n_seeds'])} seeds"
+    label = f"{BASELINE_LOSS}: 95% CI over {int(row['n_seeds'])} seeds"
     return charts.Band(label, row["test_mean"], row["ci_low"], row["ci_high"])
 
 
@@ -164,7 +188,7 @@ def _best_loss_callout(view: View, summary: pd.DataFrame) -> None:
     confirmed = summary.dropna(subset=["test_mean"]) if len(summary) else summary
     if confirmed.empty:
         search = view.task_runs[
-            (view.task_runs["phase"] == "search") & (view.task_runs["state"] == "complete")
+            (view.task_runs["phase"] == SEARCH) & (view.task_runs["state"] == COMPLETE)
         ]
         scores = search[view.val_column].dropna()
         if scores.empty:
@@ -193,7 +217,7 @@ def _best_loss_callout(view: View, summary: pd.DataFrame) -> None:
     else:
         st.info(f"**{view.task}: {headline}**")
     if details:
-        baseline = summary.attrs.get("baseline", charts.BASELINE_LOSS)
+        baseline = summary.attrs.get("baseline", BASELINE_LOSS)
         st.markdown(
             f"Against {baseline}, per loss:\n\n"
             + "\n".join(f"- {clause}" for clause in _clauses(summary, baseline))
@@ -225,14 +249,12 @@ def render_tradeoff(view: View) -> None:
         key="tradeoff_split",
         help="Validation scores exist for every run; test scores for the confirm runs.",
     )
-    phases = right.multiselect(
-        "Phases", ["search", "confirm"], default=["search", "confirm"], key="tradeoff_phases"
-    )
+    phases = right.multiselect("Phases", list(PHASES), default=list(PHASES), key="tradeoff_phases")
     metric = view.val_column if split == "validation" else view.test_column
     runs = view.task_runs[
-        (view.task_runs["state"] == "complete") & view.task_runs["phase"].isin(phases)
+        (view.task_runs["state"] == COMPLETE) & view.task_runs["phase"].isin(phases)
     ]
-    points = runs.dropna(subset=[metric, "train_throughput"])
+    points = runs.dropna(subset=[metric, TRAIN_THROUGHPUT])
     front = _data.pareto_runs(points, metric, view.higher_is_better)
     _chart(charts.tradeoff_figure(points, metric=metric, front=front), key="tradeoff_chart")
     if points.empty:
@@ -243,7 +265,7 @@ def render_tradeoff(view: View) -> None:
         f"The dashed staircase joins the {len(front)} run(s) no other run beats on both "
         "score and throughput."
     )
-    shown = front[["run_id", "loss", "phase", "seed", "params", metric, "train_throughput"]]
+    shown = front[["run_id", "loss", "phase", "seed", "params", metric, TRAIN_THROUGHPUT]]
     with st.expander("Runs on the Pareto front"):
         st.dataframe(shown, hide_index=True, width="stretch", key="tradeoff_front")
     _throughput_table(view)
@@ -256,7 +278,7 @@ def _throughput_table(view: View) -> None:
     if summary.empty:
         return
     confidence = summary.attrs.get("confidence", 0.95)
-    baseline = summary.attrs.get("baseline", "cross_entropy")
+    baseline = summary.attrs.get("baseline", BASELINE_LOSS)
     table = report.display_frame(summary)
     rate = f"train samples/s ({confidence:.0%} CI)"
     cost = f"loss cost (x {baseline})"
@@ -289,7 +311,7 @@ def _throughput_table(view: View) -> None:
 def render_sensitivity(view: View) -> None:
     """Score against each tuned hyperparameter, a heat map for two, and Optuna's importances."""
     search = view.task_runs[
-        (view.task_runs["phase"] == "search") & (view.task_runs["state"] == "complete")
+        (view.task_runs["phase"] == SEARCH) & (view.task_runs["state"] == COMPLETE)
     ]
     params = charts.tuned_params(search)
     if not params:
@@ -350,9 +372,9 @@ def render_runs(view: View) -> None:
     losses = a.multiselect(
         "Loss", charts.ordered_losses(runs["loss"]), key="runs_loss", placeholder="all losses"
     )
-    phases = b.multiselect("Phase", ["search", "confirm"], key="runs_phase", placeholder="all")
+    phases = b.multiselect("Phase", list(PHASES), key="runs_phase", placeholder="all")
     states = c.multiselect(
-        "State", ["complete", "running", "pruned", "failed"], key="runs_state", placeholder="all"
+        "State", [COMPLETE, RUNNING, PRUNED, FAILED], key="runs_state", placeholder="all"
     )
     shown = runs
     if losses:
@@ -362,7 +384,7 @@ def render_runs(view: View) -> None:
     if states:
         shown = shown[shown["state"].isin(states)]
     columns = [c for c in _RUN_COLUMNS if c in shown.columns]
-    columns += [c for c in shown.columns if c.startswith("param_")]
+    columns += [c for c in shown.columns if c.startswith(PARAM_PREFIX)]
     table = shown[columns].sort_values("run_id")
     st.dataframe(table, hide_index=True, width="stretch", key="runs_table")
     st.download_button(
@@ -386,7 +408,7 @@ def render_runs(view: View) -> None:
         key="curves_chart",
     )
     confirm = view.task_runs[
-        (view.task_runs["phase"] == "confirm") & (view.task_runs["state"] == "complete")
+        (view.task_runs["phase"] == CONFIRM) & (view.task_runs["state"] == COMPLETE)
     ]
     all_epochs = _data.task_epochs(view.storage, view.study, view.task)
     _chart(
@@ -406,8 +428,8 @@ def _default_curves(table: pd.DataFrame, limit: int = 8) -> list[int]:
     chosen = []
     for loss in charts.ordered_losses(table["loss"]):
         runs = table[table["loss"] == loss]
-        confirm = runs[runs["phase"] == "confirm"].sort_values("seed")
-        pick = confirm if len(confirm) else runs.sort_values("val_accuracy", ascending=False)
+        confirm = runs[runs["phase"] == CONFIRM].sort_values("seed")
+        pick = confirm if len(confirm) else runs.sort_values(ACCURACY.val_column, ascending=False)
         chosen.append(int(pick["run_id"].iloc[0]))
     return chosen[:limit]
 

@@ -12,6 +12,7 @@ import os
 
 import streamlit as st
 
+from polybench import vocab
 from polybench.dashboard import STORAGE_ENV, _data
 from polybench.dashboard._tabs import (
     FIGURE_FORMATS,
@@ -23,17 +24,12 @@ from polybench.dashboard._tabs import (
     render_tradeoff,
 )
 from polybench.dashboard._view import View
+from polybench.vocab import COMPLETE, FAILED, PRUNED, RUNNING
 
 logger = logging.getLogger(__name__)
 
 TABS = ("Overview", "Trade-off", "Sensitivity", "Runs", "Across tasks", "Budget")
-METRICS = ("accuracy", "macro_f1", "balanced_accuracy", "ece")
-_METRIC_NAMES = {
-    "accuracy": "accuracy",
-    "macro_f1": "macro-F1",
-    "balanced_accuracy": "balanced accuracy",
-    "ece": "ECE (calibration, lower is better)",
-}
+METRICS = tuple(vocab.METRICS)
 _EMPTY_HELP = (
     "Fill it with a study, for example `polybench run studies/quickstart.yaml`, or point the "
     "dashboard at another database: `polybench dashboard --storage URL`."
@@ -85,7 +81,7 @@ def render() -> None:
             METRICS,
             index=METRICS.index(_data.study_metric(storage, study)),
             key="metric",
-            format_func=lambda m: _METRIC_NAMES[m],
+            format_func=lambda m: vocab.METRICS[m].title,
             help="The score every tab shows; it starts at the metric the study optimised.",
         )
         _study_counts(runs)
@@ -141,23 +137,23 @@ def render() -> None:
 
 def _study_counts(runs) -> None:
     counts = runs["state"].value_counts()
-    parts = [f"{counts.get(state, 0)} {state}" for state in ("complete", "running", "pruned")]
-    failed = int(counts.get("failed", 0))
+    parts = [f"{counts.get(state, 0)} {state}" for state in (COMPLETE, RUNNING, PRUNED)]
+    failed = int(counts.get(FAILED, 0))
     if failed:
-        parts.append(f"{failed} failed")
+        parts.append(f"{failed} {FAILED}")
     st.caption(f"{len(runs)} runs in the study: " + ", ".join(parts))
 
 
 def _status_messages(view: View) -> None:
     """Say plainly when the study is still running or has failed runs (of the chosen task)."""
     runs = view.task_runs
-    running = int((runs["state"] == "running").sum())
+    running = int((runs["state"] == RUNNING).sum())
     if running:
         st.info(
             f"{running} run(s) of task {view.task} are still running; press Refresh in the "
             "sidebar to load new results."
         )
-    failed = runs[runs["state"] == "failed"]
+    failed = runs[runs["state"] == FAILED]
     if len(failed):
         with st.expander(f"{len(failed)} failed run(s) of task {view.task}: reasons"):
             reasons = failed[["run_id", "loss", "phase", "params", "failure_reason"]]

@@ -6,12 +6,21 @@ Text columns are `object` holding `str` or None (the same in pandas 2 and 3), co
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from polybench.db._models import ENVIRONMENT_KEYS, METRICS
+from polybench.vocab import (
+    ACCURACY,
+    BALANCED_ACCURACY,
+    ECE,
+    LOSS,
+    MACRO_F1,
+    PARAM_PREFIX,
+    TRAIN_LOSS,
+    TRAIN_THROUGHPUT,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -35,7 +44,7 @@ RUN_COLUMNS: dict[str, str] = {
     "optuna_study": "object",
     "trial_number": "Int64",
     **dict.fromkeys(METRICS, "float64"),
-    "train_throughput": "float64",
+    TRAIN_THROUGHPUT: "float64",
     "eval_throughput": "float64",
     "wall_time": "float64",
     "epochs_done": "int64",
@@ -52,15 +61,15 @@ RUN_COLUMNS: dict[str, str] = {
 EPOCH_COLUMNS: dict[str, str] = {
     "run_id": "int64",
     "epoch": "int64",
-    "train_loss": "float64",
-    "val_loss": "float64",
-    "val_accuracy": "float64",
+    TRAIN_LOSS: "float64",
+    LOSS.val_column: "float64",
+    ACCURACY.val_column: "float64",
     "lr": "float64",
     "seconds": "float64",
-    "train_throughput": "float64",
-    "val_macro_f1": "float64",
-    "val_balanced_accuracy": "float64",
-    "val_ece": "float64",
+    TRAIN_THROUGHPUT: "float64",
+    MACRO_F1.val_column: "float64",
+    BALANCED_ACCURACY.val_column: "float64",
+    ECE.val_column: "float64",
 }
 """Columns of `Store.epochs()` in order."""
 
@@ -90,8 +99,6 @@ LOSS_COST_COLUMNS: dict[str, str] = {
 }
 """Columns of `Store.loss_costs()` in order."""
 
-PARAM_PREFIX = "param_"
-
 assert set(ENVIRONMENT_KEYS) <= set(RUN_COLUMNS)
 
 
@@ -110,11 +117,6 @@ def frame(rows: Sequence[Sequence[Any]], columns: Mapping[str, str]) -> pd.DataF
         else:
             data[name] = pd.Series(list(column), dtype=dtype)
     return pd.DataFrame(data, columns=list(columns))
-
-
-def params_text(params: Mapping[str, Any]) -> str:
-    """The params column: JSON with sorted keys, so equal params give equal text."""
-    return json.dumps(params, sort_keys=True)
 
 
 def add_param_columns(runs: pd.DataFrame, params: Sequence[Mapping[str, Any]]) -> pd.DataFrame:

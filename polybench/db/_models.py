@@ -24,25 +24,18 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from polybench.vocab import (
+    EPOCH_METRIC_COLUMNS,
+    PHASES,
+    RUN_METRIC_COLUMNS,
+    RUN_STATES,
+)
+
 TABLE_PREFIX = "polybench_"
 VERSION_TABLE = "polybench_alembic_version"
 
-PHASES = ("search", "confirm")
-RUN_STATES = ("running", "complete", "pruned", "failed")
-FINISHED_STATES = ("complete", "pruned", "failed")
-METRICS = (
-    "val_accuracy",
-    "val_macro_f1",
-    "val_balanced_accuracy",
-    "val_ece",
-    "val_loss",
-    "test_accuracy",
-    "test_macro_f1",
-    "test_balanced_accuracy",
-    "test_ece",
-)
-# Validation metrics recorded every epoch, so a pruner can watch the study's objective.
-EPOCH_METRICS = ("val_loss", "val_accuracy", "val_macro_f1", "val_balanced_accuracy", "val_ece")
+METRICS = RUN_METRIC_COLUMNS
+EPOCH_METRICS = EPOCH_METRIC_COLUMNS
 # Where a run's randomness came from: weight init, batch order and the data split.
 SEED_KEYS = ("init_seed", "order_seed", "data_seed")
 ENVIRONMENT_KEYS = ("host", "device", "torch_version", "threads", "git_commit")

@@ -33,14 +33,11 @@ from polybench.db._frames import (
     STUDY_COLUMNS,
     add_param_columns,
     frame,
-    params_text,
 )
 from polybench.db._migrations import ensure_current
 from polybench.db._models import (
     ENVIRONMENT_KEYS,
-    FINISHED_STATES,
     METRICS,
-    PHASES,
     SEED_KEYS,
     Base,
     Epoch,
@@ -56,6 +53,7 @@ from polybench.db._url import (
     resolve_storage_url,
     storage_error,
 )
+from polybench.vocab import FINISHED_STATES, PHASES, RUNNING, TRAIN_THROUGHPUT, params_text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -220,12 +218,12 @@ class Store:
             "seed": int(seed),
             **{key: None if seeds.get(key) is None else int(seeds[key]) for key in SEED_KEYS},
             "phase": phase,
-            "state": "running",
+            "state": RUNNING,
             "failure_reason": None,
             "optuna_study": optuna_study,
             "trial_number": None if trial_number is None else int(trial_number),
             **dict.fromkeys(METRICS),
-            "train_throughput": None,
+            TRAIN_THROUGHPUT: None,
             "eval_throughput": None,
             "wall_time": None,
             "epochs_done": 0,
@@ -266,19 +264,9 @@ class Store:
         `epochs_done` becomes the number of epochs written so far. The validation metrics
         (`EPOCH_METRICS`) are what a pruner watching the study's objective saw.
         """
-        values = {
-            "run_id": int(run_id),
-            "epoch": int(epoch),
-            "train_loss": _number(train_loss),
-            "val_loss": _number(val_loss),
-            "val_accuracy": _number(val_accuracy),
-            "lr": _number(lr),
-            "seconds": _number(seconds),
-            "train_throughput": _number(train_throughput),
-            "val_macro_f1": _number(val_macro_f1),
-            "val_balanced_accuracy": _number(val_balanced_accuracy),
-            "val_ece": _number(val_ece),
-        }
+        given = locals()
+        values = {"run_id": int(run_id), "epoch": int(epoch)}
+        values |= {name: _number(given[name]) for name in EPOCH_COLUMNS if name not in values}
         with self._writer.begin() as connection:
             self._check_run(connection, run_id)
             key = ("run_id", "epoch")
@@ -316,7 +304,7 @@ class Store:
             "state": state,
             "failure_reason": failure_reason,
             **{name: _number(metrics.get(name)) for name in METRICS},
-            "train_throughput": _number(train_throughput),
+            TRAIN_THROUGHPUT: _number(train_throughput),
             "eval_throughput": _number(eval_throughput),
             "wall_time": _number(wall_time),
             "finished_at": _now(),

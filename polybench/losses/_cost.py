@@ -20,8 +20,7 @@ from typing import Any
 import torch
 
 from polybench.losses._registry import build_loss
-
-BASELINE = "cross_entropy"
+from polybench.vocab import BASELINE_LOSS
 
 
 @dataclass(frozen=True)
@@ -56,7 +55,7 @@ def measure_loss_costs(
     `[min_rounds, max_rounds]`.
     """
     items = dict(losses) if isinstance(losses, Mapping) else {name: {} for name in losses}
-    items.setdefault(BASELINE, {})
+    items.setdefault(BASELINE_LOSS, {})
     device = torch.device(device)
     generator = torch.Generator().manual_seed(seed)
     logits = (torch.randn(batch, classes, generator=generator) * 3).to(device)
@@ -92,7 +91,7 @@ def measure_loss_costs(
             times[name].append(value)
     costs = {}
     for name, values in times.items():
-        ratios = sorted(a / b for a, b in zip(values, times[BASELINE], strict=True))
+        ratios = sorted(a / b for a, b in zip(values, times[BASELINE_LOSS], strict=True))
         quartiles = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else [ratios[0]] * 3
         costs[name] = LossCost(
             loss=name,

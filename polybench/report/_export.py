@@ -20,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from polybench.report._frames import Filter, epochs, runs
+from polybench.vocab import PARAM_PREFIX
 
 EXPORT_FORMATS: dict[str, str] = {
     ".csv": "CSV",
@@ -30,7 +31,6 @@ EXPORT_FORMATS: dict[str, str] = {
 }
 EXCEL_MAX_ROWS = 1_048_575  # one row of the sheet holds the header
 TIME = "datetime64[ns, UTC]"
-PARAM_PREFIX = "param_"
 
 
 def export_format(path: str | Path) -> str:

@@ -17,6 +17,15 @@ import pandas as pd
 from polybench import stats
 from polybench.report._summary import ranking as ranking_from_summary
 from polybench.report._summary import summarize
+from polybench.vocab import (
+    COMPLETE,
+    CONFIRM,
+    DEFAULT_METRIC,
+    SEARCH,
+    TEST_PREFIX,
+    TRAIN_THROUGHPUT,
+    metric_for_objective,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -97,8 +106,8 @@ def runs(
 
 def confirm_only_test_scores(frame: pd.DataFrame) -> pd.DataFrame:
     """`frame` with the test metrics of every run that is not a confirm run set to NaN."""
-    test_columns = [c for c in frame.columns if c.startswith("test_")]
-    search = frame["phase"] != "confirm"
+    test_columns = [c for c in frame.columns if c.startswith(TEST_PREFIX)]
+    search = frame["phase"] != CONFIRM
     if not search.any():
         return frame
     frame = frame.copy()
@@ -149,13 +158,12 @@ def _objective_of(config_text: str) -> str:
     objective = _study_section(config_text, "search").get("metric")
     if isinstance(objective, list):
         objective = objective[0] if objective else None
-    return str(objective or "val_accuracy")
+    return str(objective or DEFAULT_METRIC.val_column)
 
 
 def _metric_of(config_text: str) -> str:
     """The reportable metric named by `search.metric` in a stored study file's text."""
-    bare = _objective_of(config_text).removeprefix("val_")
-    return bare if bare in stats.METRICS else "accuracy"
+    return metric_for_objective(_objective_of(config_text)).name
 
 
 def _margin_of(config_text: str) -> float | None:
@@ -241,7 +249,7 @@ def sensitivity(
     summary) as `polybench.stats.sensitivity` and `sensitivity_summary` compute them."""
     with _store(storage) as store:
         row = _check_study(store, study)
-        frame = store.runs(study=study, task=task, loss=loss, phase="search", state="complete")
+        frame = store.runs(study=study, task=task, loss=loss, phase=SEARCH, state=COMPLETE)
     spec = stats.get_metric(metric or _metric_of(row["config_text"].iloc[0]))
     points = stats.sensitivity(frame, spec.val_column)
     table = stats.sensitivity_summary(frame, spec.val_column, spec.higher_is_better)
@@ -265,7 +273,7 @@ def importances(
 
     with _store(storage) as store:
         _check_study(store, study)
-        frame = store.runs(study=study, task=task, loss=loss, phase="search")
+        frame = store.runs(study=study, task=task, loss=loss, phase=SEARCH)
         url = store.url
     rows = []
     pairs = frame[["task", "loss"]].drop_duplicates().sort_values(["task", "loss"])
@@ -306,7 +314,7 @@ def pareto(
     study: str,
     task: Filter = None,
     metric: str | None = None,
-    throughput: str = "train_throughput",
+    throughput: str = TRAIN_THROUGHPUT,
 ) -> pd.DataFrame:
     """The accuracy-throughput front across losses, per task, from the confirm runs' means.
 
@@ -314,7 +322,7 @@ def pareto(
     """
     with _store(storage) as store:
         row = _check_study(store, study)
-        frame = store.runs(study=study, task=task, phase="confirm", state="complete")
+        frame = store.runs(study=study, task=task, phase=CONFIRM, state=COMPLETE)
     spec = stats.get_metric(metric or _metric_of(row["config_text"].iloc[0]))
     return stats.accuracy_throughput_front(
         frame, spec.test_column, throughput, spec.higher_is_better

@@ -18,6 +18,7 @@ from polybench.report._summary import (
     seed_scores,
     verdicts,
 )
+from polybench.vocab import ACCURACY, BASELINE_LOSS, TRAIN_THROUGHPUT
 
 if TYPE_CHECKING:
     from rich.console import Group
@@ -37,14 +38,14 @@ def check_format(fmt: str) -> str:
 
 
 def _metric_label(summary: pd.DataFrame) -> str:
-    metric = summary.attrs.get("metric", "accuracy")
+    metric = summary.attrs.get("metric", ACCURACY.name)
     return f"{metric} (exploratory)" if summary.attrs.get("exploratory") else metric
 
 
 def display_frame(summary: pd.DataFrame) -> pd.DataFrame:
     """The summary with numbers formatted for reading; one text column per reported quantity."""
     metric = _metric_label(summary)
-    baseline = summary.attrs.get("baseline", "cross_entropy")
+    baseline = summary.attrs.get("baseline", BASELINE_LOSS)
     confidence = summary.attrs.get("confidence", 0.95)
     test_column = f"test {metric} ({confidence:.0%} CI)"
     delta_column = f"Δ vs {baseline} ({confidence:.0%} CI)"
@@ -121,7 +122,7 @@ def _rate(value: float) -> str:
 
 
 def _rate_interval(row: pd.Series) -> str:
-    rate = _rate(row["train_throughput"])
+    rate = _rate(row[TRAIN_THROUGHPUT])
     if not rate or pd.isna(row.get("train_throughput_low", np.nan)):
         return rate
     return f"{rate} [{_rate(row['train_throughput_low'])}, {_rate(row['train_throughput_high'])}]"
@@ -169,7 +170,7 @@ def across_task_lines(summary: pd.DataFrame, alpha: float | None = None) -> list
     lines = ranking_lines(ranking(summary, alpha))
     if summary.empty:
         return lines
-    spec = stats.get_metric(summary.attrs.get("metric", "accuracy"))
+    spec = stats.get_metric(summary.attrs.get("metric", ACCURACY.name))
     baseline = summary.attrs.get("baseline", stats.BASELINE)
     means = summary.pivot_table(index="task", columns="loss", values="test_mean", dropna=False)
     means = means.dropna(how="all")
@@ -222,7 +223,7 @@ def footer_lines(summary: pd.DataFrame) -> list[str]:
 
 def _footer(summary: pd.DataFrame) -> list[str]:
     ci = summary.attrs.get("ci_method", "95% Student t-interval over seeds")
-    baseline = summary.attrs.get("baseline", "cross_entropy")
+    baseline = summary.attrs.get("baseline", BASELINE_LOSS)
     alpha = summary.attrs.get("alpha", 0.05)
     margin = summary.attrs.get("margin")
     equivalence = (

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from polybench import stats
+from polybench.vocab import ACCURACY, COMPLETE, CONFIRM, FAILED, SEARCH, TRAIN_THROUGHPUT
 
 SUMMARY_COLUMNS = [
     "task",
@@ -49,7 +50,7 @@ SUMMARY_COLUMNS = [
     "verdict_text",
     "failures",
     "seed_scores",
-    "train_throughput",
+    TRAIN_THROUGHPUT,
     "train_throughput_low",
     "train_throughput_high",
     "throughput_p",
@@ -105,7 +106,7 @@ _TEXT_COLUMNS = [
 
 def summarize(
     runs: pd.DataFrame,
-    metric: str = "accuracy",
+    metric: str = ACCURACY.name,
     baseline: str = stats.BASELINE,
     *,
     confidence: float = stats.CONFIDENCE,
@@ -153,7 +154,7 @@ def summarize(
     val, test = spec.val_column, spec.test_column
     groups = stats.confirm_groups(runs, objective, higher)
     current = stats.current_confirm_group(runs, objective, higher)
-    confirm_all = current[current["phase"] == "confirm"] if "phase" in current else current
+    confirm_all = current[current["phase"] == CONFIRM] if "phase" in current else current
     confirm, search = stats.confirm_runs(current), stats.search_runs(runs)
     by_seed = stats.seed_summary(
         current, [test], confidence=confidence, resamples=resamples, seed=seed, objective=objective
@@ -174,7 +175,7 @@ def summarize(
         searched = searched.dropna(subset=[val])
         row: dict = {"task": task, "loss": loss, "metric": spec.name, "metric_role": role}
         row["n_trials"] = len(searched)
-        row["n_failed"] = int((attempted["state"] == "failed").sum()) if len(attempted) else 0
+        row["n_failed"] = int((attempted["state"] == FAILED).sum()) if len(attempted) else 0
         notes = []
         if len(searched):
             best = searched[val].idxmax() if spec.higher_is_better else searched[val].idxmin()
@@ -185,7 +186,7 @@ def summarize(
         if len(attempted):
             row["best_params"] = attempted["params"].iloc[0]
         timed = confirmed if len(confirmed) else searched
-        row["train_throughput"] = timed["train_throughput"].mean() if len(timed) else np.nan
+        row[TRAIN_THROUGHPUT] = timed[TRAIN_THROUGHPUT].mean() if len(timed) else np.nan
         row["eval_throughput"] = timed["eval_throughput"].mean() if len(timed) else np.nan
         row |= _throughput_interval(timed, confidence)
         row |= _loss_cost(loss_costs, task, loss)
@@ -213,15 +214,15 @@ def summarize(
             notes.append("baseline")
             if row["n_failed"]:
                 total = row["n_failed"] + row["n_seeds"]
-                failed_seeds = attempted.loc[attempted["state"] == "failed", "seed"].tolist()
-                reasons = attempted.loc[attempted["state"] == "failed", "failure_reason"].tolist()
+                failed_seeds = attempted.loc[attempted["state"] == FAILED, "seed"].tolist()
+                reasons = attempted.loc[attempted["state"] == FAILED, "failure_reason"].tolist()
                 row["failures"] = stats.failure_text(row["n_failed"], total, failed_seeds, reasons)
         if compare_note:
             notes.append(compare_note)
         elif row["n_seeds"] and isinstance(by_seed.loc[(task, loss), "note"], str):
             notes.append(by_seed.loc[(task, loss), "note"])
         notes += _group_notes(groups, task, loss, has_search=len(searched) > 0)
-        failed = int(((group["state"] == "failed") & (group["phase"] == "search")).sum())
+        failed = int(((group["state"] == FAILED) & (group["phase"] == SEARCH)).sum())
         if failed:
             notes.append(f"{failed} failed search run(s) not counted")
         row["note"] = "; ".join(notes) or None
@@ -264,7 +265,7 @@ def summarize(
 
 
 def _timed_runs(runs: pd.DataFrame) -> pd.Series:
-    values = runs.loc[runs["state"] == "complete", "train_throughput"]
+    values = runs.loc[runs["state"] == COMPLETE, TRAIN_THROUGHPUT]
     return values.dropna()
 
 
@@ -397,7 +398,7 @@ def verdict_sentence(
 
 def ranking(summary: pd.DataFrame, alpha: float = 0.05) -> stats.FriedmanResult:
     """Average ranks, Friedman test and Nemenyi post-hoc over the tasks of a summary table."""
-    spec = stats.get_metric(summary.attrs.get("metric", "accuracy"))
+    spec = stats.get_metric(summary.attrs.get("metric", ACCURACY.name))
     scores = summary.pivot_table(index="task", columns="loss", values="test_mean", dropna=False)
     scores = scores.dropna(how="all")
     return stats.friedman(scores, higher_is_better=spec.higher_is_better, alpha=alpha)
@@ -448,7 +449,7 @@ def verdicts(summary: pd.DataFrame, alpha: float | None = None) -> list[str]:
     With an exploratory metric, the first line says so.
     """
     alpha = summary.attrs.get("alpha", stats.ALPHA) if alpha is None else alpha
-    metric = summary.attrs.get("metric", "accuracy")
+    metric = summary.attrs.get("metric", ACCURACY.name)
     baseline = summary.attrs.get("baseline", stats.BASELINE)
     if summary.empty:
         study = f"study {summary.attrs['study']!r}" if "study" in summary.attrs else "this study"

@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from polybench.config import TUNABLE_SETTINGS, LossSpec, Range, StudyConfig, TaskSpec
+from polybench.vocab import BASELINE_LOSS
 
 if TYPE_CHECKING:
     import optuna
 
 DEFAULT_TRIALS = 10
 CONFIRM_SEED_OFFSET = 1000
-BASELINE_LOSS = "cross_entropy"
 # What the baseline searches when its entry has no `search:` (its registered search range).
 BASELINE_DEFAULT_SEARCH = ("label_smoothing",)
 VARIANCE_SOURCES = ("init", "order", "split")

@@ -15,12 +15,19 @@ import pandas as pd
 
 from polybench.config import DIRECTIONS
 from polybench.runner._plan import StudyPlan
+from polybench.vocab import (
+    COMPLETE,
+    CONFIRM,
+    FAILED,
+    FINISHED_STATES,
+    PRUNED,
+    RUNNING,
+    SEARCH,
+)
 
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
-
-FINISHED = ("complete", "pruned", "failed")
 
 PROGRESS_COLUMNS = [
     "task",
@@ -29,9 +36,9 @@ PROGRESS_COLUMNS = [
     "search_planned",
     "confirm_done",
     "confirm_planned",
-    "running",
-    "failed",
-    "pruned",
+    RUNNING,
+    FAILED,
+    PRUNED,
     "epochs_trained",
     "compute_seconds",
     "best_value",
@@ -48,7 +55,7 @@ def progress_frame(runs: pd.DataFrame, plan: StudyPlan, workers: int = 1) -> pd.
     """
     objective = plan.config.search.objectives[0]
     sign = 1.0 if DIRECTIONS[objective] == "maximize" else -1.0
-    finished_all = runs[runs["state"].isin(FINISHED)] if len(runs) else runs
+    finished_all = runs[runs["state"].isin(FINISHED_STATES)] if len(runs) else runs
     mean_time = (
         float(finished_all["wall_time"].dropna().mean())
         if len(finished_all) and finished_all["wall_time"].notna().any()
@@ -58,11 +65,11 @@ def progress_frame(runs: pd.DataFrame, plan: StudyPlan, workers: int = 1) -> pd.
     for pair in plan.pairs:
         studies = (pair.search_study, pair.confirm_study)
         mine = runs[runs["optuna_study"].isin(studies)] if len(runs) else runs
-        search = mine[mine["phase"] == "search"] if len(mine) else mine
-        confirm = mine[mine["phase"] == "confirm"] if len(mine) else mine
-        done_search = int(search["state"].isin(FINISHED).sum()) if len(search) else 0
-        done_confirm = int((confirm["state"] == "complete").sum()) if len(confirm) else 0
-        complete = search[search["state"] == "complete"] if len(search) else search
+        search = mine[mine["phase"] == SEARCH] if len(mine) else mine
+        confirm = mine[mine["phase"] == CONFIRM] if len(mine) else mine
+        done_search = int(search["state"].isin(FINISHED_STATES).sum()) if len(search) else 0
+        done_confirm = int((confirm["state"] == COMPLETE).sum()) if len(confirm) else 0
+        complete = search[search["state"] == COMPLETE] if len(search) else search
         values = complete[objective].dropna() if len(complete) else pd.Series(dtype=float)
         best = float((sign * values).max() * sign) if len(values) else math.nan
         remaining = max(0, pair.trials - done_search) + max(
@@ -77,9 +84,10 @@ def progress_frame(runs: pd.DataFrame, plan: StudyPlan, workers: int = 1) -> pd.
                 "search_planned": pair.trials,
                 "confirm_done": min(done_confirm, len(pair.confirm_seeds)),
                 "confirm_planned": len(pair.confirm_seeds),
-                "running": int((mine["state"] == "running").sum()) if len(mine) else 0,
-                "failed": int((mine["state"] == "failed").sum()) if len(mine) else 0,
-                "pruned": int((mine["state"] == "pruned").sum()) if len(mine) else 0,
+                **{
+                    state: int((mine["state"] == state).sum()) if len(mine) else 0
+                    for state in (RUNNING, FAILED, PRUNED)
+                },
                 "epochs_trained": int(_finished(mine)["epochs_done"].sum()),
                 "compute_seconds": float(_finished(mine)["wall_time"].fillna(0).sum()),
                 "best_value": best,
@@ -92,7 +100,7 @@ def progress_frame(runs: pd.DataFrame, plan: StudyPlan, workers: int = 1) -> pd.
 
 
 def _finished(runs: pd.DataFrame) -> pd.DataFrame:
-    return runs[runs["state"].isin(FINISHED)] if len(runs) else runs
+    return runs[runs["state"].isin(FINISHED_STATES)] if len(runs) else runs
 
 
 def _duration(seconds: float) -> str:

@@ -32,6 +32,7 @@ from polybench.runner._placement import (
 )
 from polybench.runner._plan import StudyPlan, build_plan
 from polybench.runner._progress import LiveProgress, progress_frame
+from polybench.vocab import FINISHED_STATES, RUNNING, metric_for_objective
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -92,7 +93,7 @@ class StudySummary:
         return bool(
             (frame["search_done"] >= frame["search_planned"]).all()
             and (frame["confirm_done"] >= frame["confirm_planned"]).all()
-            and (frame["running"] == 0).all()
+            and (frame[RUNNING] == 0).all()
         )
 
 
@@ -247,7 +248,7 @@ def study_status(storage: str | None = None, study: str | None = None) -> pd.Dat
         return progress_frame(store.runs(study=study), build_plan(config))
 
 
-_STATES = ["complete", "pruned", "failed", "running"]
+_STATES = [*FINISHED_STATES, RUNNING]
 
 
 def _planned(config_text: str) -> int | None:
@@ -258,12 +259,10 @@ def _planned(config_text: str) -> int | None:
 
 
 def _summary_table(runs: pd.DataFrame, config: StudyConfig) -> pd.DataFrame | None:
-    from polybench import stats
     from polybench.report import summarize
 
-    bare = config.search.objectives[0].removeprefix("val_")
-    metric = bare if bare in stats.METRICS else "accuracy"
-    finished = runs[runs["state"] != "running"]
+    metric = metric_for_objective(config.search.objectives[0]).name
+    finished = runs[runs["state"] != RUNNING]
     if not len(finished):
         return None
     try:

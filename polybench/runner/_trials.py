@@ -13,7 +13,6 @@ is *skipped*: it ends as FAIL with the user attribute `skipped` and stores no ru
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
+
+from polybench.vocab import FAILED
 
 if TYPE_CHECKING:
     from polybench.db import Store
@@ -205,7 +206,7 @@ class StaleTrialHandler:
         if run_id is not None:
             self._store.finish_run(
                 int(run_id),
-                state="failed",
+                state=FAILED,
                 failure_reason=reason,
                 metrics={},
                 train_throughput=None,
@@ -213,8 +214,3 @@ class StaleTrialHandler:
                 wall_time=None,
                 epochs_done=None,
             )
-
-
-def params_text(params: dict[str, Any]) -> str:
-    """Canonical JSON of a parameter set, the confirm slot's key."""
-    return json.dumps(params, sort_keys=True, default=str)

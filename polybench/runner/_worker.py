@@ -26,6 +26,17 @@ from polybench.db._retry import StorageRetry, StorageUnavailable
 from polybench.runner import _trials
 from polybench.runner._plan import ConfirmSeed, PairPlan, StudyPlan
 from polybench.runner._registry import PRUNERS, SAMPLERS, SearchContext
+from polybench.vocab import (
+    BASELINE_LOSS,
+    COMPLETE,
+    CONFIRM,
+    FAILED,
+    PRUNED,
+    SEARCH,
+    TRAIN_THROUGHPUT,
+    metric_for_objective,
+    params_text,
+)
 
 if TYPE_CHECKING:
     from polybench.db import Store
@@ -213,7 +224,7 @@ class Worker:
         if best is None:
             return "done"
         study = self._confirm_study(pair)
-        key = _trials.params_text(best)
+        key = params_text(best)
         _trials.enqueue_confirm(study, pair.confirm_seeds, best, key)
         trials = [
             t
@@ -288,15 +299,15 @@ class Worker:
     def _confirm_study(self, pair: PairPlan) -> optuna.Study:
         name = pair.confirm_study
         if name not in self._studies:
-            metric = _test_metric(self.config.search.objectives[0])
+            metric = metric_for_objective(self.config.search.objectives[0])
             self._studies[name] = optuna.create_study(
                 study_name=name,
                 storage=self.storage,
-                direction=DIRECTIONS.get(metric.replace("test_", "val_"), "maximize"),
+                direction=metric.direction,
                 sampler=optuna.samplers.RandomSampler(seed=self._seed(name)),
                 load_if_exists=True,
             )
-            _name_metrics(self._studies[name], [metric])
+            _name_metrics(self._studies[name], [metric.test_column])
         return self._studies[name]
 
     def _best_params(self, pair: PairPlan) -> dict[str, Any] | None:
@@ -328,7 +339,7 @@ class Worker:
         return self._train(
             pair,
             trial,
-            phase="search",
+            phase=SEARCH,
             loss_params=loss_params,
             settings=settings,
             seeds=ConfirmSeed(
@@ -356,7 +367,7 @@ class Worker:
         return self._train(
             pair,
             trial,
-            phase="confirm",
+            phase=CONFIRM,
             loss_params=loss_params,
             settings=settings,
             seeds=pair.confirm_seed(int(trial.user_attrs[_trials.CONFIRM_SEED])),
@@ -440,7 +451,7 @@ class Worker:
                     channels_last=self.config.channels_last,
                     compile=self.config.compile,
                     on_epoch=on_epoch,
-                    evaluate_test=phase == "confirm",
+                    evaluate_test=phase == CONFIRM,
                     **options,
                 )
         except StorageUnavailable:
@@ -459,14 +470,14 @@ class Worker:
 
         metrics = dict(result.metrics)
         state, reason = result.state, result.failure_reason
-        if phase == "search":
-            wanted = [m for m in objectives if m != "train_throughput"]
+        if phase == SEARCH:
+            wanted = [m for m in objectives if m != TRAIN_THROUGHPUT]
         else:
-            wanted = [_test_metric(objectives[0])]
-        if state == "complete" and any(
+            wanted = [metric_for_objective(objectives[0]).test_column]
+        if state == COMPLETE and any(
             metrics.get(m) is None or not math.isfinite(metrics[m]) for m in wanted
         ):
-            state, reason = "failed", f"the objective is not finite: {metrics}"
+            state, reason = FAILED, f"the objective is not finite: {metrics}"
         self.store.finish_run(
             run_id,
             state=state,
@@ -477,24 +488,24 @@ class Worker:
             wall_time=result.wall_time,
             epochs_done=result.epochs_done,
         )
-        trial.set_user_attr("train_throughput", result.train_throughput)
+        trial.set_user_attr(TRAIN_THROUGHPUT, result.train_throughput)
         trial.set_user_attr(_trials.EPOCHS, int(result.epochs_done))
-        if state == "pruned":
+        if state == PRUNED:
             raise optuna.TrialPruned(f"pruned after epoch {result.epochs_done}")
-        if state != "complete":
+        if state != COMPLETE:
             trial.set_user_attr("failure_reason", reason)
             raise TrialFailed(reason or "training failed")
-        if phase == "confirm":
+        if phase == CONFIRM:
             return metrics[wanted[0]]
         values = [
-            result.train_throughput if m == "train_throughput" else metrics[m] for m in objectives
+            result.train_throughput if m == TRAIN_THROUGHPUT else metrics[m] for m in objectives
         ]
         return values[0] if len(values) == 1 else values
 
     def _finish_failed(self, run_id: int, reason: str) -> None:
         self.store.finish_run(
             run_id,
-            state="failed",
+            state=FAILED,
             failure_reason=reason,
             metrics={},
             train_throughput=None,
@@ -546,11 +557,11 @@ def record_loss_costs(store: Any, config: StudyConfig, spec: TaskSpec, task: Any
     """
     import platform
 
-    from polybench.losses._cost import BASELINE, measure_loss_costs
+    from polybench.losses._cost import measure_loss_costs
     from polybench.train import resolve_device
 
     losses = {loss.loss: dict(loss.params) for loss in config.losses}
-    losses.setdefault(BASELINE, {})
+    losses.setdefault(BASELINE_LOSS, {})
     try:
         stored = store.loss_costs(study=config.name, task=spec.task)
         if set(losses) <= set(stored["loss"]):
@@ -586,16 +597,6 @@ def _training_options(spec: TaskSpec, settings: dict[str, Any]) -> dict[str, Any
     }
     options.update(settings)
     return {name: value for name, value in options.items() if value is not None}
-
-
-def _test_metric(metric: str) -> str:
-    """The test-split metric that scores a confirm run for the search `metric`."""
-    candidate = metric.replace("val_", "test_")
-    return (
-        candidate
-        if candidate in {"test_macro_f1", "test_balanced_accuracy", "test_ece"}
-        else ("test_accuracy")
-    )
 
 
 def _environment(device: str) -> Any:

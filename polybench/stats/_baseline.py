@@ -50,8 +50,9 @@ from polybench.stats._seeds import (
     bootstrap_difference_interval,
     interval_description,
 )
+from polybench.vocab import BASELINE_LOSS, COMPLETE, CONFIRM, DEFAULT_METRIC, FAILED
 
-BASELINE = "cross_entropy"
+BASELINE = BASELINE_LOSS
 ALPHA = 0.05
 VERDICTS = ("better", "worse", "equivalent", "inconclusive")
 
@@ -377,9 +378,9 @@ _INTEGER_COLUMNS = ["n_seeds", "n_baseline", "n_pairs", "n_failed", "n_failed_ba
 
 def _seed_scores(group: pd.DataFrame, metric: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(completed seeds with a score, failed runs) of one loss's confirm runs."""
-    state = group["state"] if "state" in group else pd.Series("complete", group.index)
-    done = group[(state == "complete") & group[metric].notna()]
-    return done, group[state == "failed"]
+    state = group["state"] if "state" in group else pd.Series(COMPLETE, group.index)
+    done = group[(state == COMPLETE) & group[metric].notna()]
+    return done, group[state == FAILED]
 
 
 def compare_to_baseline(
@@ -412,11 +413,11 @@ def compare_to_baseline(
       inconclusive; note: why a number is missing.
     """
     metric_specs = {m: get_metric(m) for m in metrics}
-    first = next(iter(metric_specs.values()), get_metric("accuracy"))
+    first = next(iter(metric_specs.values()), DEFAULT_METRIC)
     objective = objective or first.val_column
     runs = current_confirm_group(runs, objective, objective_higher_is_better(objective))
     if "phase" in runs:
-        runs = runs[runs["phase"] == "confirm"]
+        runs = runs[runs["phase"] == CONFIRM]
     has_seeds = "seed" in runs
     rows = []
     for task, task_runs in runs.groupby("task", sort=True):

@@ -21,6 +21,8 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from polybench.vocab import ACCURACY, COMPLETE, CONFIRM, FAILED, FINISHED_STATES, PRUNED, SEARCH
+
 LEDGER_COLUMNS = [
     "task",
     "loss",
@@ -36,7 +38,6 @@ LEDGER_COLUMNS = [
     "compute_seconds",
 ]
 EXPECTED_BEST_COLUMNS = ["task", "loss", "k", "n_trials", "expected_best", "spread"]
-FINISHED = ("complete", "pruned", "failed")
 SEARCH_SPREAD_COLUMNS = [
     "task",
     "loss",
@@ -56,16 +57,14 @@ def search_repeat(optuna_study: object) -> int:
     return int(match.group(1)) if match else 0
 
 
-def search_spread(runs: pd.DataFrame, metric: str = "test_accuracy") -> pd.DataFrame:
+def search_spread(runs: pd.DataFrame, metric: str = ACCURACY.test_column) -> pd.DataFrame:
     """How much of the confirm runs' spread comes from the search, per task and loss.
 
     Only pairs whose complete confirm runs come from at least 2 search repeats get a row.
     `sd_between_repeats`: SD of the repeats' mean `metric`; `sd_within_repeats`: pooled SD of
     the seeds within a repeat; `search_share` = between variance / (between + within).
     """
-    confirm = (
-        runs[(runs["phase"] == "confirm") & (runs["state"] == "complete")] if len(runs) else runs
-    )
+    confirm = runs[(runs["phase"] == CONFIRM) & (runs["state"] == COMPLETE)] if len(runs) else runs
     rows = []
     for (task, loss), group in confirm.groupby(["task", "loss"], sort=True):
         values = group.assign(repeat=group["optuna_study"].map(search_repeat)).dropna(
@@ -100,16 +99,16 @@ def budget_ledger(runs: pd.DataFrame) -> pd.DataFrame:
     add the search and confirm phases.
     """
     rows = []
-    finished = runs[runs["state"].isin(FINISHED)] if len(runs) else runs
+    finished = runs[runs["state"].isin(FINISHED_STATES)] if len(runs) else runs
     for (task, loss), group in finished.groupby(["task", "loss"], sort=True):
-        search = group[group["phase"] == "search"]
-        confirm = group[group["phase"] == "confirm"]
+        search = group[group["phase"] == SEARCH]
+        confirm = group[group["phase"] == CONFIRM]
         row = {
             "task": task,
             "loss": loss,
-            "search_complete": int((search["state"] == "complete").sum()),
-            "search_pruned": int((search["state"] == "pruned").sum()),
-            "search_failed": int((search["state"] == "failed").sum()),
+            "search_complete": int((search["state"] == COMPLETE).sum()),
+            "search_pruned": int((search["state"] == PRUNED).sum()),
+            "search_failed": int((search["state"] == FAILED).sum()),
             "search_epochs": int(search["epochs_done"].sum()),
             "search_seconds": float(search["wall_time"].fillna(0).sum()),
             "confirm_runs": len(confirm),
@@ -155,7 +154,7 @@ def budget_points(n: int) -> list[int]:
 
 def expected_best_curve(
     runs: pd.DataFrame,
-    metric: str = "val_accuracy",
+    metric: str = ACCURACY.val_column,
     higher_is_better: bool = True,
     ks: Iterable[int] | None = None,
 ) -> pd.DataFrame:
@@ -165,7 +164,7 @@ def expected_best_curve(
     1, 2, 4, ... up to the pair's number of complete trials. Columns `EXPECTED_BEST_COLUMNS`:
     `expected_best` and `spread` (its standard deviation over draws of k trials).
     """
-    keep = (runs["phase"] == "search") & (runs["state"] == "complete") if len(runs) else []
+    keep = (runs["phase"] == SEARCH) & (runs["state"] == COMPLETE) if len(runs) else []
     search = runs[keep] if len(runs) else runs
     rows = []
     for (task, loss), group in search.groupby(["task", "loss"], sort=True):

@@ -19,6 +19,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from polybench.vocab import ACCURACY, COMPLETE, CONFIRM, FAILED, SEARCH
+
 GROUP_COLUMNS = [
     "task",
     "loss",
@@ -35,9 +37,9 @@ GROUP_COLUMNS = [
 def _best_search_params(runs: pd.DataFrame, objective: str, higher_is_better: bool) -> dict:
     search = runs
     if "phase" in runs:
-        search = search[search["phase"] == "search"]
+        search = search[search["phase"] == SEARCH]
     if "state" in runs:
-        search = search[search["state"] == "complete"]
+        search = search[search["state"] == COMPLETE]
     if objective not in search or "params" not in search:
         return {}
     search = search.dropna(subset=[objective])
@@ -53,7 +55,7 @@ def _best_search_params(runs: pd.DataFrame, objective: str, higher_is_better: bo
 
 
 def confirm_groups(
-    runs: pd.DataFrame, objective: str = "val_accuracy", higher_is_better: bool = True
+    runs: pd.DataFrame, objective: str = ACCURACY.val_column, higher_is_better: bool = True
 ) -> pd.DataFrame:
     """One row per (task, loss, params) of the confirm runs; `current` marks the group used.
 
@@ -62,7 +64,7 @@ def confirm_groups(
     """
     if "phase" not in runs or "params" not in runs:
         return pd.DataFrame(columns=GROUP_COLUMNS)
-    confirm = runs[runs["phase"] == "confirm"]
+    confirm = runs[runs["phase"] == CONFIRM]
     if confirm.empty:
         return pd.DataFrame(columns=GROUP_COLUMNS)
     best = _best_search_params(runs, objective, higher_is_better)
@@ -73,15 +75,15 @@ def confirm_groups(
         groups = []
         for params, group in runs_of_pair.groupby(params_text, sort=False):
             ids = group[order] if order else pd.Series(group.index)
-            state = group["state"] if "state" in group else pd.Series("complete", group.index)
+            state = group["state"] if "state" in group else pd.Series(COMPLETE, group.index)
             groups.append(
                 {
                     "task": task,
                     "loss": loss,
                     "params": params,
                     "n_runs": len(group),
-                    "n_complete": int((state == "complete").sum()),
-                    "n_failed": int((state == "failed").sum()),
+                    "n_complete": int((state == COMPLETE).sum()),
+                    "n_failed": int((state == FAILED).sum()),
                     "first_run_id": int(ids.min()),
                     "last_run_id": int(ids.max()),
                     "current": False,
@@ -97,7 +99,7 @@ def confirm_groups(
 
 
 def current_confirm_group(
-    runs: pd.DataFrame, objective: str = "val_accuracy", higher_is_better: bool = True
+    runs: pd.DataFrame, objective: str = ACCURACY.val_column, higher_is_better: bool = True
 ) -> pd.DataFrame:
     """The runs frame with the confirm runs of older groups removed (other phases kept)."""
     groups = confirm_groups(runs, objective, higher_is_better)
@@ -107,7 +109,7 @@ def current_confirm_group(
     keys = set(zip(current["task"], current["loss"], current["params"], strict=True))
     params_text = runs["params"].fillna("{}").astype(str)
     keep = [
-        phase != "confirm" or (task, loss, params) in keys
+        phase != CONFIRM or (task, loss, params) in keys
         for phase, task, loss, params in zip(
             runs["phase"], runs["task"], runs["loss"], params_text, strict=True
         )

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from polybench.stats._seeds import confirm_runs
+from polybench.vocab import ACCURACY, TRAIN_THROUGHPUT
 
 
 def non_dominated(points: np.ndarray, maximize: Sequence[bool]) -> np.ndarray:
@@ -56,8 +57,8 @@ def pareto_front(
 
 def accuracy_throughput_front(
     runs: pd.DataFrame,
-    metric: str = "test_accuracy",
-    throughput: str = "train_throughput",
+    metric: str = ACCURACY.test_column,
+    throughput: str = TRAIN_THROUGHPUT,
     higher_is_better: bool = True,
 ) -> pd.DataFrame:
     """Mean score and throughput per task and loss over the complete confirm runs, with the front.

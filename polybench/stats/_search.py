@@ -9,12 +9,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats as scipy_stats
 
+from polybench.vocab import ACCURACY, COMPLETE, PARAM_PREFIX, SEARCH
+
 if TYPE_CHECKING:
     import optuna
 
 logger = logging.getLogger(__name__)
 
-PARAM_PREFIX = "param_"
 MIN_DISTINCT_VALUES = 3
 
 
@@ -22,13 +23,13 @@ def search_runs(runs: pd.DataFrame) -> pd.DataFrame:
     """The complete search runs of a runs frame."""
     keep = pd.Series(True, index=runs.index)
     if "phase" in runs:
-        keep &= runs["phase"] == "search"
+        keep &= runs["phase"] == SEARCH
     if "state" in runs:
-        keep &= runs["state"] == "complete"
+        keep &= runs["state"] == COMPLETE
     return runs[keep]
 
 
-def sensitivity(runs: pd.DataFrame, metric: str = "val_accuracy") -> pd.DataFrame:
+def sensitivity(runs: pd.DataFrame, metric: str = ACCURACY.val_column) -> pd.DataFrame:
     """Score against each hyperparameter: one row per complete search run and parameter it set.
 
     Columns: task, loss, param (name without the `param_` prefix), value, score, run_id.
@@ -66,7 +67,7 @@ SENSITIVITY_COLUMNS = [
 
 
 def sensitivity_summary(
-    runs: pd.DataFrame, metric: str = "val_accuracy", higher_is_better: bool = True
+    runs: pd.DataFrame, metric: str = ACCURACY.val_column, higher_is_better: bool = True
 ) -> pd.DataFrame:
     """How much the score moves with each hyperparameter, per task, loss and parameter.
 

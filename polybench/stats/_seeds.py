@@ -17,6 +17,7 @@ import pandas as pd
 from scipy import stats as scipy_stats
 
 from polybench.stats._metrics import TEST_METRICS
+from polybench.vocab import COMPLETE, CONFIRM, DEFAULT_METRIC
 
 CONFIDENCE = 0.95
 BOOTSTRAP_RESAMPLES = 10_000
@@ -141,9 +142,9 @@ def confirm_runs(runs: pd.DataFrame) -> pd.DataFrame:
     """The complete confirm runs of a runs frame (other phases and states dropped)."""
     keep = pd.Series(True, index=runs.index)
     if "phase" in runs:
-        keep &= runs["phase"] == "confirm"
+        keep &= runs["phase"] == CONFIRM
     if "state" in runs:
-        keep &= runs["state"] == "complete"
+        keep &= runs["state"] == COMPLETE
     return runs[keep]
 
 
@@ -168,7 +169,7 @@ def seed_summary(
     from polybench.stats._groups import current_confirm_group
     from polybench.stats._metrics import get_metric, objective_higher_is_better
 
-    objective = objective or get_metric(metrics[0] if metrics else "accuracy").val_column
+    objective = objective or (get_metric(metrics[0]) if metrics else DEFAULT_METRIC).val_column
     runs = current_confirm_group(runs, objective, objective_higher_is_better(objective))
     rows = []
     for (task, loss), group in confirm_runs(runs).groupby(["task", "loss"], sort=True):
