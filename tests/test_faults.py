@@ -106,6 +106,17 @@ def spent_on_faults(url: str, name: str) -> list[int]:
     return [t.number for t in trials if t.state == TrialState.FAIL and SKIPPED not in t.user_attrs]
 
 
+def assert_no_slot_spent(process: subprocess.Popen, url: str, study: str, timeout: int) -> None:
+    """The run ends cleanly with exactly the plan, and no Optuna trial failed on the fault."""
+    output, _ = process.communicate(timeout=timeout)
+    assert process.returncode == 0, output
+    assert "Traceback" not in output
+    assert_plan_finished(url, study)
+    for loss in ("cross_entropy", "focal"):
+        for name in (f"{study}/digits/{loss}", f"{study}/digits/{loss}/confirm"):
+            assert not spent_on_faults(url, name), name
+
+
 def terminate_backends(url: str) -> int:
     """Terminate every connection of this test's schema (never anyone else's)."""
     from conftest import _postgres_connect
@@ -262,13 +273,7 @@ def test_a_sqlite_lock_held_mid_trial_is_waited_out_and_loses_nothing(
     released = time.monotonic()
     resumed = watch.seconds_to_next_write(held, released)
     watch.close()
-    output, _ = process.communicate(timeout=600)
-    assert process.returncode == 0, output
-    assert "Traceback" not in output
-    assert_plan_finished(sqlite_url, "locked")
-    for loss in ("cross_entropy", "focal"):
-        for name in (f"locked/digits/{loss}", f"locked/digits/{loss}/confirm"):
-            assert not spent_on_faults(sqlite_url, name), name
+    assert_no_slot_spent(process, sqlite_url, "locked", timeout=600)
     print(f"SQLite lock held {seconds} s: the worker wrote again {resumed:.2f} s after release")
 
 
@@ -291,14 +296,7 @@ def test_terminated_backends_mid_trial_lose_nothing(tmp_path: Path, pg_url: str)
         killed += terminate_backends(pg_url)
         time.sleep(0.2)
     assert killed >= 1
-    output, _ = process.communicate(timeout=300)
-    assert process.returncode == 0, output
-    assert "Traceback" not in output
-    assert_plan_finished(pg_url, "cut")
-    # No slot was spent on the fault: no Optuna trial failed.
-    for loss in ("cross_entropy", "focal"):
-        for name in (f"cut/digits/{loss}", f"cut/digits/{loss}/confirm"):
-            assert not spent_on_faults(pg_url, name), name
+    assert_no_slot_spent(process, pg_url, "cut", timeout=300)
     gaps = ", ".join(f"{gap:.2f}" for gap in undisturbed)
     print(f"PostgreSQL backends terminated: the worker wrote again {resumed:.2f} s later "
           f"(undisturbed gaps between writes: {gaps} s)")  # fmt: skip
@@ -466,13 +464,7 @@ def test_a_postgresql_restart_mid_study_loses_nothing(tmp_path: Path, private_po
     process = start(path, url)
     wait_for_epoch(url, "restart", process)
     pg_ctl("restart")
-    output, _ = process.communicate(timeout=600)
-    assert process.returncode == 0, output
-    assert "Traceback" not in output
-    assert_plan_finished(url, "restart")
-    for loss in ("cross_entropy", "focal"):
-        for name in (f"restart/digits/{loss}", f"restart/digits/{loss}/confirm"):
-            assert not spent_on_faults(url, name), name
+    assert_no_slot_spent(process, url, "restart", timeout=600)
 
 
 @pytest.mark.slow
