@@ -446,103 +446,12 @@ def _train(
     started: float,
     evaluate_test: bool = True,
 ) -> RunResult:
-    x_train, y_train = data.train.x.to(device), data.train.y.to(device)
-    x_val, y_val = data.val.x.to(device), data.val.y.to(device)
-    autocast = _autocast(device, s.amp)
-    if s.channels_last and x_train.dim() == 4:
-        net = net.to(memory_format=torch.channels_last)
-        x_train = x_train.contiguous(memory_format=torch.channels_last)
-        x_val = x_val.contiguous(memory_format=torch.channels_last)
-    stepping_net, stepping_loss = (net, loss_fn)
-    if s.compile:
-        stepping_net, stepping_loss = torch.compile(net), torch.compile(loss_fn, dynamic=False)
-
-    def step_loss_of(xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
-        nonlocal stepping_net, stepping_loss
-        try:
-            with autocast():
-                return stepping_loss(stepping_net(xb), yb)
-        except Exception as error:
-            if stepping_net is net:
-                raise
-            logger.warning("torch.compile failed, training eagerly: %s", error)
-            stepping_net, stepping_loss = net, loss_fn
-            with autocast():
-                return loss_fn(net(xb), yb)
-
-    n = len(y_train)
-    batch = min(s.batch_size, n)
-    steps = math.ceil(n / batch)
-    if steps > 1 and n % batch == 1:
-        steps -= 1  # a lone last example: BatchNorm cannot train on a batch of one
-    samples_per_epoch = min(steps * batch, n)
-    optimizer = build_optimizer(s.optimizer, net.parameters(), s.lr, s.weight_decay)
-    total_steps = steps * s.epochs
-    warmup_steps = round(s.warmup_epochs * steps)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: lr_factor(s.schedule, step, total_steps, warmup_steps)
-    )
-    # a finite-loss check costs a host sync: every step on CPU, every 16 steps on CUDA
-    check_every = 1 if device.type == "cpu" else 16
-    order = torch.Generator().manual_seed(s.order_seed)
-
+    run = _Training(data, net, loss_fn, s, device)
     curve: list[EpochRecord] = []
     state, reason = COMPLETE, None
-    train_samples, train_seconds = 0, 0.0
-    eval_samples, eval_seconds = 0, 0.0
-    val_logits = None
     try:
         for epoch in range(1, s.epochs + 1):
-            epoch_start = time.perf_counter()
-            lr_now = optimizer.param_groups[0]["lr"]
-            net.train()
-            permutation = torch.randperm(n, generator=order).to(device, non_blocking=True)
-            loss_sum = torch.zeros((), device=device)
-            timed_from, timed_samples = time.perf_counter(), samples_per_epoch
-            for step in range(steps):
-                index = permutation[step * batch : (step + 1) * batch]
-                step_loss = step_loss_of(x_train[index], y_train[index])
-                optimizer.zero_grad(set_to_none=True)
-                step_loss.backward()
-                if s.grad_clip is not None:
-                    nn.utils.clip_grad_norm_(net.parameters(), s.grad_clip)
-                optimizer.step()
-                scheduler.step()
-                loss_sum += step_loss.detach() * len(index)
-                if (step + 1) % check_every == 0 and not torch.isfinite(loss_sum):
-                    raise _RunFailed(
-                        f"training loss became {step_loss.item()} at epoch {epoch}, step "
-                        f"{step + 1} of {steps} (lr {optimizer.param_groups[0]['lr']:.3g})"
-                    )
-                if epoch == 1 and step == 0 and steps > 1:  # the warm-up step is not timed
-                    _sync(device)
-                    timed_from, timed_samples = time.perf_counter(), samples_per_epoch - len(index)
-            train_loss = loss_sum.item() / samples_per_epoch
-            _sync(device)
-            seconds_train = time.perf_counter() - timed_from
-            if not math.isfinite(train_loss):
-                raise _RunFailed(f"training loss became {train_loss} in epoch {epoch}")
-            train_samples += timed_samples
-            train_seconds += seconds_train
-
-            eval_start = time.perf_counter()
-            with autocast():
-                val_logits = predict(net, x_val, s.eval_batch_size).float()
-            val_loss = F.cross_entropy(val_logits.float(), y_val).item()
-            val_metrics = classification_metrics(val_logits, y_val, data.num_classes, VAL_PREFIX)
-            eval_seconds += time.perf_counter() - eval_start
-            eval_samples += len(y_val)
-            if not math.isfinite(val_loss):
-                raise _RunFailed(f"validation loss became {val_loss} after epoch {epoch}")
-            record = EpochRecord(
-                epoch=epoch,
-                train_loss=train_loss,
-                val_loss=val_loss,
-                lr=lr_now,
-                seconds=time.perf_counter() - epoch_start,
-                train_throughput=timed_samples / max(seconds_train, 1e-12),
-                **val_metrics,
-            )
+            record = run.epoch(epoch)
             curve.append(record)
             logger.debug("epoch %s: %s", epoch, record)
             if on_epoch is not None and on_epoch(record):
@@ -553,31 +462,180 @@ def _train(
         logger.warning("run failed: %s", reason)
 
     metrics = dict.fromkeys(METRIC_NAMES, math.nan)
-    if state != FAILED and val_logits is not None:
-        metrics |= classification_metrics(val_logits, y_val, data.num_classes, VAL_PREFIX)
+    if state != FAILED and run.val_logits is not None:
+        metrics |= run.final_metrics(evaluate_test)
         metrics[LOSS.val_column] = curve[-1].val_loss
-        if evaluate_test:
-            eval_start = time.perf_counter()
-            x_test = data.test.x.to(device)
-            if s.channels_last and x_test.dim() == 4:
-                x_test = x_test.contiguous(memory_format=torch.channels_last)
-            with autocast():
-                test_logits = predict(net, x_test, s.eval_batch_size).float()
-            _sync(device)
-            eval_seconds += time.perf_counter() - eval_start
-            eval_samples += len(data.test)
-            metrics |= classification_metrics(
-                test_logits, data.test.y, data.num_classes, TEST_PREFIX
-            )
+    clock = run.clock
     return RunResult(
         state=state,
         failure_reason=reason,
         epochs_done=len(curve),
         metrics=metrics,
         curve=curve,
-        train_throughput=train_samples / train_seconds if train_seconds > 0 else math.nan,
-        eval_throughput=eval_samples / eval_seconds if eval_seconds > 0 else math.nan,
+        train_throughput=_per_second(clock.train_samples, clock.train_seconds),
+        eval_throughput=_per_second(clock.eval_samples, clock.eval_seconds),
         wall_time=time.perf_counter() - started,
         environment=environment(device),
         settings={"task": data.name, "task_options": data.plain_options(), **asdict(s)},
     )
+
+
+def _per_second(samples: int, seconds: float) -> float:
+    return samples / seconds if seconds > 0 else math.nan
+
+
+@dataclass
+class _Clock:
+    """Samples and seconds of the timed training steps and evaluations (the throughputs)."""
+
+    train_samples: int = 0
+    train_seconds: float = 0.0
+    eval_samples: int = 0
+    eval_seconds: float = 0.0
+
+
+class _StepLoss:
+    """The training loss of one batch, through `torch.compile`d model and loss when asked;
+    a compilation that fails falls back to eager for the rest of the run."""
+
+    def __init__(
+        self, net: nn.Module, loss_fn: nn.Module, compile: bool, autocast: Callable[[], Any]
+    ) -> None:
+        self.net, self.loss_fn, self.autocast = net, loss_fn, autocast
+        self.stepping: tuple[Any, Any] = (net, loss_fn)
+        if compile:
+            self.stepping = (torch.compile(net), torch.compile(loss_fn, dynamic=False))
+
+    def __call__(self, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+        stepping_net, stepping_loss = self.stepping
+        try:
+            with self.autocast():
+                return stepping_loss(stepping_net(xb), yb)
+        except Exception as error:
+            if stepping_net is self.net:
+                raise
+            logger.warning("torch.compile failed, training eagerly: %s", error)
+            self.stepping = (self.net, self.loss_fn)
+            with self.autocast():
+                return self.loss_fn(self.net(xb), yb)
+
+
+class _Training:
+    """One run in progress: the data on the device, the model, its optimizer and schedule,
+    the batch order and the clocks. `epoch` trains and validates one epoch."""
+
+    def __init__(
+        self, data: TaskData, net: nn.Module, loss_fn: nn.Module, s: _Settings, device: torch.device
+    ) -> None:
+        self.data, self.s, self.device = data, s, device
+        self.x_train, self.y_train = data.train.x.to(device), data.train.y.to(device)
+        self.x_val, self.y_val = data.val.x.to(device), data.val.y.to(device)
+        self.autocast = _autocast(device, s.amp)
+        if s.channels_last and self.x_train.dim() == 4:
+            net = net.to(memory_format=torch.channels_last)
+            self.x_train = self.x_train.contiguous(memory_format=torch.channels_last)
+            self.x_val = self.x_val.contiguous(memory_format=torch.channels_last)
+        self.net = net
+        self.step_loss = _StepLoss(net, loss_fn, s.compile, self.autocast)
+        self.n = len(self.y_train)
+        self.batch = min(s.batch_size, self.n)
+        self.steps = math.ceil(self.n / self.batch)
+        if self.steps > 1 and self.n % self.batch == 1:
+            self.steps -= 1  # a lone last example: BatchNorm cannot train on a batch of one
+        self.samples_per_epoch = min(self.steps * self.batch, self.n)
+        self.optimizer = build_optimizer(s.optimizer, net.parameters(), s.lr, s.weight_decay)
+        total_steps = self.steps * s.epochs
+        warmup_steps = round(s.warmup_epochs * self.steps)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lambda step: lr_factor(s.schedule, step, total_steps, warmup_steps)
+        )
+        # a finite-loss check costs a host sync: every step on CPU, every 16 steps on CUDA
+        self.check_every = 1 if device.type == "cpu" else 16
+        self.order = torch.Generator().manual_seed(s.order_seed)
+        self.clock = _Clock()
+        self.val_logits: torch.Tensor | None = None
+
+    def epoch(self, epoch: int) -> EpochRecord:
+        """Train one epoch, then validate; raises _RunFailed when a loss is not finite."""
+        epoch_start = time.perf_counter()
+        lr_now = self.optimizer.param_groups[0]["lr"]
+        train_loss, timed_samples, seconds_train = self._train_steps(epoch)
+        if not math.isfinite(train_loss):
+            raise _RunFailed(f"training loss became {train_loss} in epoch {epoch}")
+        self.clock.train_samples += timed_samples
+        self.clock.train_seconds += seconds_train
+
+        eval_start = time.perf_counter()
+        with self.autocast():
+            self.val_logits = predict(self.net, self.x_val, self.s.eval_batch_size).float()
+        val_loss = F.cross_entropy(self.val_logits.float(), self.y_val).item()
+        val_metrics = classification_metrics(
+            self.val_logits, self.y_val, self.data.num_classes, VAL_PREFIX
+        )
+        self.clock.eval_seconds += time.perf_counter() - eval_start
+        self.clock.eval_samples += len(self.y_val)
+        if not math.isfinite(val_loss):
+            raise _RunFailed(f"validation loss became {val_loss} after epoch {epoch}")
+        return EpochRecord(
+            epoch=epoch,
+            train_loss=train_loss,
+            val_loss=val_loss,
+            lr=lr_now,
+            seconds=time.perf_counter() - epoch_start,
+            train_throughput=timed_samples / max(seconds_train, 1e-12),
+            **val_metrics,
+        )
+
+    def _train_steps(self, epoch: int) -> tuple[float, int, float]:
+        """The epoch's optimizer steps: (mean training loss, samples timed, seconds timed).
+        The run's very first step is a warm-up and not timed."""
+        net, optimizer, device = self.net, self.optimizer, self.device
+        batch, steps = self.batch, self.steps
+        net.train()
+        permutation = torch.randperm(self.n, generator=self.order).to(device, non_blocking=True)
+        loss_sum = torch.zeros((), device=device)
+        timed_from, timed_samples = time.perf_counter(), self.samples_per_epoch
+        for step in range(steps):
+            index = permutation[step * batch : (step + 1) * batch]
+            step_loss = self.step_loss(self.x_train[index], self.y_train[index])
+            optimizer.zero_grad(set_to_none=True)
+            step_loss.backward()
+            if self.s.grad_clip is not None:
+                nn.utils.clip_grad_norm_(net.parameters(), self.s.grad_clip)
+            optimizer.step()
+            self.scheduler.step()
+            loss_sum += step_loss.detach() * len(index)
+            if (step + 1) % self.check_every == 0 and not torch.isfinite(loss_sum):
+                raise _RunFailed(
+                    f"training loss became {step_loss.item()} at epoch {epoch}, step "
+                    f"{step + 1} of {steps} (lr {optimizer.param_groups[0]['lr']:.3g})"
+                )
+            if epoch == 1 and step == 0 and steps > 1:  # the warm-up step is not timed
+                _sync(device)
+                timed_from = time.perf_counter()
+                timed_samples = self.samples_per_epoch - len(index)
+        train_loss = loss_sum.item() / self.samples_per_epoch
+        _sync(device)
+        return train_loss, timed_samples, time.perf_counter() - timed_from
+
+    def final_metrics(self, evaluate_test: bool) -> dict[str, float]:
+        """The last epoch's validation metrics, and the test split's when `evaluate_test`."""
+        assert self.val_logits is not None
+        metrics = classification_metrics(
+            self.val_logits, self.y_val, self.data.num_classes, VAL_PREFIX
+        )
+        if evaluate_test:
+            test = self.data.test
+            eval_start = time.perf_counter()
+            x_test = test.x.to(self.device)
+            if self.s.channels_last and x_test.dim() == 4:
+                x_test = x_test.contiguous(memory_format=torch.channels_last)
+            with self.autocast():
+                test_logits = predict(self.net, x_test, self.s.eval_batch_size).float()
+            _sync(self.device)
+            self.clock.eval_seconds += time.perf_counter() - eval_start
+            self.clock.eval_samples += len(test)
+            metrics |= classification_metrics(
+                test_logits, test.y, self.data.num_classes, TEST_PREFIX
+            )
+        return metrics

@@ -236,6 +236,43 @@ def test_upgrade_from_0002_adds_epoch_metrics_and_seeds_and_keeps_rows(storage_u
     assert runner.invoke(app, ["db", "upgrade", "--storage", storage_url]).exit_code == 0
 
 
+def test_upgrade_from_0004_adds_an_unmarked_best_search_and_marks_one_run_per_search(
+    storage_url,
+):
+    """0005: the search run whose parameters were confirmed is stored. Older runs start
+    unmarked; marking a run unmarks the other search runs of its Optuna study only."""
+    runner = CliRunner()
+    assert runner.invoke(app, ["db", "upgrade", "0004", "--storage", storage_url]).exit_code == 0
+    _scalar(
+        storage_url,
+        "INSERT INTO polybench_study (name, config_text, created_at, polybench_version) "
+        "VALUES ('s', 'name: s', '2025-11-30 12:00:00+00:00', '0.1')",
+    )
+    _scalar(
+        storage_url,
+        "INSERT INTO polybench_run (study_id, task, model, loss, params, seed, phase, state, "
+        "optuna_study, trial_number, epochs_done, started_at, val_accuracy) SELECT id, "
+        "'digits', 'small_cnn', 'focal', '{}', 0, 'search', 'complete', 's/digits/focal', 0, 1, "
+        "'2025-11-30 12:00:00+00:00', 0.9 FROM polybench_study",
+    )
+    assert runner.invoke(app, ["db", "upgrade", "--storage", storage_url]).exit_code == 0
+    with open_store(storage_url) as store:
+        old = int(store.runs()["run_id"].iloc[0])
+        newer = _start(store, 1)
+        other_loss = _start(store, 0, loss="poly1_cross_entropy", params={})
+        for run_id in (newer, other_loss):
+            _finish(store, run_id, 0.8)
+        assert not store.runs()["best_search"].any()
+        store.mark_best_search(other_loss)
+        store.mark_best_search(old)
+        store.mark_best_search(newer)
+        marked = store.runs().set_index("run_id")["best_search"]
+        assert marked.to_dict() == {old: False, newer: True, other_loss: True}
+    assert runner.invoke(app, ["db", "downgrade", "0004", "--storage", storage_url]).exit_code == 0
+    assert _scalar(storage_url, "SELECT count(*) FROM polybench_run") == 3
+    assert runner.invoke(app, ["db", "upgrade", "--storage", storage_url]).exit_code == 0
+
+
 def test_database_from_a_newer_polybench_is_refused(storage_url):
     open_store(storage_url).close()
     _scalar(storage_url, f"UPDATE {VERSION_TABLE} SET version_num = '9999'")

@@ -84,6 +84,19 @@ def test_the_encoder_sees_what_its_own_tokenizer_makes_of_the_text(reviews):
         assert ids[~mask.bool()].eq(tokenizer.pad_token_id).all()
 
 
+def test_building_the_encoder_leaves_transformers_logging_as_it_was(reviews):
+    import transformers
+
+    path, checkpoint = reviews
+    verbosity = transformers.logging.get_verbosity()
+    transformers.logging.set_verbosity_info()
+    try:
+        build_model("hf_encoder", _task(path), path=checkpoint)
+        assert transformers.logging.get_verbosity() == transformers.logging.INFO
+    finally:
+        transformers.logging.set_verbosity(verbosity)
+
+
 def test_hf_encoder_trains_on_a_text_task_from_a_study_file(reviews):
     from polybench.runner import build_plan
     from polybench.train import fit

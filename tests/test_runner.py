@@ -19,15 +19,18 @@ import optuna
 import pytest
 from optuna.trial import TrialState, create_trial
 
+from polybench import stats
 from polybench.db import open_store
 from polybench.runner import build_plan, run_study, study_status
 from polybench.runner._trials import (
     CONFIRM_PARAMS,
     CONFIRM_SEED,
     EPOCHS,
+    LOST,
     ORIGIN,
     SKIPPED,
     over_budget,
+    requeue,
     slot_counts,
 )
 
@@ -99,6 +102,12 @@ def test_run_stores_every_planned_run_and_rerun_adds_none(tmp_path: Path, sqlite
     best = poly.loc[poly["val_accuracy"].idxmax(), "param_epsilon"]
     confirmed = confirm[confirm["loss"] == "poly1_cross_entropy"]["param_epsilon"]
     assert (confirmed == best).all()
+    # The runner stored its pick: one search run per loss, the confirmed params' own.
+    marked = runs[runs["best_search"]]
+    assert sorted(marked["loss"]) == ["cross_entropy", "poly1_cross_entropy"]
+    assert marked.set_index("loss").loc["poly1_cross_entropy", "param_epsilon"] == best
+    for loss, params in marked[["loss", "params"]].itertuples(index=False):
+        assert set(confirm.loc[confirm["loss"] == loss, "params"]) == {params}
     # Search trials ran with the study seed; Optuna holds one trial per run.
     assert (runs[runs["phase"] == "search"]["seed"] == 0).all()
     assert len(optuna_trials(sqlite_url, "tiny/digits/poly1_cross_entropy")) == 2
@@ -122,6 +131,9 @@ def test_run_stores_every_planned_run_and_rerun_adds_none(tmp_path: Path, sqlite
     assert set(runs["run_id"]) <= set(topped["run_id"])
     kept = topped.set_index("run_id").loc[list(runs["run_id"]), "finished_at"]
     assert list(kept) == list(runs["finished_at"])
+    # The runner re-picked after the top-up: the stored pick is the best of all three trials.
+    best_now = stats.best_search_runs(topped, "val_accuracy", stored=False)
+    assert sorted(topped.loc[topped["best_search"], "run_id"]) == sorted(best_now["run_id"])
 
     status = study_status(sqlite_url, "tiny")
     assert list(status["search_done"]) == [3, 3] and list(status["search_planned"]) == [3, 3]
@@ -294,9 +306,32 @@ def test_slot_counting_on_real_trials(tmp_path: Path, sqlite_url: str):
     counts = slot_counts(trials)
     assert (counts.used, counts.finished, counts.waiting, counts.complete) == (2, 1, 1, 1)
     # A fresh trial arriving now finds two slots opened: within a budget of 3, not of 2.
-    newest = trials[-1]._trial_id + 1
+    newest = trials[-1].number + 1
     assert not over_budget(trials, newest, 3)
     assert over_budget(trials, newest, 2)
+
+
+def test_a_retried_grid_trial_evaluates_the_same_point_and_the_grid_stays_whole(sqlite_url: str):
+    grid = [0.0, 1.0, 2.0, 3.0]
+    sampler = optuna.samplers.GridSampler({"x": grid}, seed=0)
+    study = optuna.create_study(study_name="grid", storage=sqlite_url, sampler=sampler)
+
+    def worker_dies(trial: optuna.Trial) -> float:
+        trial.suggest_float("x", 0.0, 3.0)
+        raise RuntimeError("worker died")
+
+    study.optimize(worker_dies, n_trials=1, catch=(RuntimeError,))
+    died = study.get_trials()[0]
+    assert requeue(study, died, lost_worker=True)
+    assert requeue(study, died, lost_worker=True)  # already queued: no second copy
+    study.optimize(lambda trial: trial.suggest_float("x", 0.0, 3.0), n_trials=len(grid))
+    trials = study.get_trials()
+    retry = trials[1]
+    assert retry.params == died.params and retry.user_attrs == {ORIGIN: 0, LOST: 1}
+    complete = [t.params["x"] for t in trials if t.state == TrialState.COMPLETE]
+    assert sorted(complete) == grid  # the died trial's point ran once, in its retry
+    # A slot whose worker died twice is not retried again.
+    assert not requeue(study, retry, lost_worker=True)
 
 
 def _start(path: Path, url: str, *args: str) -> subprocess.Popen:
@@ -452,6 +487,33 @@ def test_shipped_studies_validate_and_plan(study: Path):
     plan = build_plan(config)
     assert config.name == study.stem
     assert plan.planned_runs == sum(p.trials + len(p.confirm_seeds) for p in plan.pairs) > 0
+
+
+def test_run_study_leaves_the_callers_process_settings_as_it_found_them(
+    tmp_path: Path, sqlite_url: str
+):
+    """A notebook's Optuna log level, torch thread count and Ctrl-C handler are its own: the
+    study runs with its own (1 thread, Optuna errors only, its interrupt handler) and gives
+    them back."""
+    import torch
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    threads, verbosity = torch.get_num_threads(), optuna.logging.get_verbosity()
+    sigint = signal.signal(signal.SIGINT, handler)
+    try:
+        torch.set_num_threads(2)  # the study file asks for 1
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        path = study_file(tmp_path, name="manners", trials=1, seeds=1, subsample=0.2)
+        run_study(path, storage=sqlite_url, progress=False)
+        assert torch.get_num_threads() == 2
+        assert optuna.logging.get_verbosity() == optuna.logging.WARNING
+        assert signal.getsignal(signal.SIGINT) is handler
+    finally:
+        torch.set_num_threads(threads)
+        optuna.logging.set_verbosity(verbosity)
+        signal.signal(signal.SIGINT, sigint)
 
 
 def test_optuna_studies_carry_the_metric_names(tmp_path: Path, sqlite_url: str):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -92,6 +93,12 @@ def run(
         console.print(_layout_line(summary.layout), highlight=False)
         console.print(f"storage: {summary.storage} (nothing was written)", highlight=False)
         return
+    _print_outcome(summary, console)
+
+
+def _print_outcome(summary: Any, console: Any) -> None:
+    """The summary table and one line of counts; exits non-zero unless the study finished
+    (75: database lost, 130: stopped on request, 1: runs left to do)."""
     if summary.table is not None:
         print_table(_summary_table(summary.table, summary.study), console)
     states = ", ".join(f"{n} {s}" for s, n in sorted(summary.runs_by_state.items()))

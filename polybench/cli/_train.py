@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import typer
@@ -122,25 +124,13 @@ def train_command(
     --param epsilon=2.0 --epochs 20 --seed 0[/bold]
     """
     from polybench.losses import validate_params
-    from polybench.tasks import get_task_spec, load_task
+    from polybench.tasks import get_task_spec
     from polybench.train import fit
 
     try:
         spec = get_task_spec(task)
-        options = parse_assignments(task_option, "--task-option")
         flags = {"data_seed": data_seed, "subsample": subsample, "imbalance": imbalance}
-        for name, value in flags.items():
-            if value is None:
-                continue
-            if name in options and options[name] != value:
-                flag = "--" + name.replace("_", "-")
-                raise ValueError(
-                    f"{name} is given twice: {flag} {value} and --task-option "
-                    f"{name}={options[name]}; give one"
-                )
-            options[name] = value
-        options.setdefault("data_seed", 0)
-        data = load_task(task, **options)
+        data = _load_task(task, parse_assignments(task_option, "--task-option"), flags)
     except (ValueError, FileNotFoundError) as error:
         raise typer.BadParameter(str(error), param_hint="--task / --task-option") from None
     try:
@@ -148,27 +138,8 @@ def train_command(
     except ValueError as error:
         raise typer.BadParameter(str(error), param_hint="--loss / --param") from None
     chosen_model = model or spec.defaults.model
-    total = epochs or spec.defaults.epochs
-
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    console = Console(stderr=True)
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TextColumn("epoch {task.completed}/{task.total}"),
-        TextColumn("{task.fields[status]}"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=as_json,
-    ) as progress:
-        bar = progress.add_task(f"{task} / {chosen_model} / {loss}", total=total, status="")
-
-        def on_epoch(record) -> None:
-            status = f"loss {record.train_loss:.4f}  val acc {record.val_accuracy:.4f}"
-            progress.update(bar, completed=record.epoch, status=status)
-
+    title = f"{task} / {chosen_model} / {loss}"
+    with _epoch_progress(title, epochs or spec.defaults.epochs, transient=as_json) as on_epoch:
         try:
             result = fit(
                 data,
@@ -195,6 +166,49 @@ def train_command(
     _print_summary(result, data.describe())
     if result.state == FAILED:
         raise typer.Exit(code=1)
+
+
+def _load_task(task: str, options: dict[str, Any], flags: dict[str, Any]) -> Any:
+    """Load `task` with its --task-option values and the flags that name an option (given
+    both ways, they must agree); the split's seed defaults to 0."""
+    from polybench.tasks import load_task
+
+    for name, value in flags.items():
+        if value is None:
+            continue
+        if name in options and options[name] != value:
+            flag = "--" + name.replace("_", "-")
+            raise ValueError(
+                f"{name} is given twice: {flag} {value} and --task-option "
+                f"{name}={options[name]}; give one"
+            )
+        options[name] = value
+    options.setdefault("data_seed", 0)
+    return load_task(task, **options)
+
+
+@contextmanager
+def _epoch_progress(title: str, total: int, *, transient: bool) -> Iterator[Callable[[Any], None]]:
+    """A progress bar on stderr over the run's epochs; yields `fit`'s `on_epoch` for it."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("epoch {task.completed}/{task.total}"),
+        TextColumn("{task.fields[status]}"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=transient,
+    ) as progress:
+        bar = progress.add_task(title, total=total, status="")
+
+        def on_epoch(record: Any) -> None:
+            status = f"loss {record.train_loss:.4f}  val acc {record.val_accuracy:.4f}"
+            progress.update(bar, completed=record.epoch, status=status)
+
+        yield on_epoch
 
 
 def _print_summary(result, description: str) -> None:

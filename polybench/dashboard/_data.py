@@ -55,6 +55,12 @@ def study_metric(storage: str, study: str) -> str:
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def study_objective(storage: str, study: str) -> str:
+    """The column the study's search optimised first (`val_accuracy`, `val_loss`, ...)."""
+    return report.study_objective(storage, study)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def task_epochs(storage: str, study: str, task: str) -> pd.DataFrame:
     """The per-epoch records of every run of one task (selected runs are filtered in pandas)."""
     return report.epochs(storage, study, task=task)

@@ -7,7 +7,7 @@ import math
 import pandas as pd
 import streamlit as st
 
-from polybench import charts, report
+from polybench import charts, report, stats
 from polybench.dashboard import _data
 from polybench.dashboard._view import View
 from polybench.vocab import (
@@ -396,7 +396,8 @@ def render_runs(view: View) -> None:
     )
     st.subheader("Learning curves")
     ids = table["run_id"].tolist()
-    default = _default_curves(table)
+    objective = _data.study_objective(view.storage, view.study)
+    default = _default_curves(table, stats.best_search_runs(view.task_runs, objective))
     selected = st.multiselect(
         "Runs", ids, default=default, key="curve_runs", format_func=_run_label(table)
     )
@@ -423,13 +424,16 @@ def render_runs(view: View) -> None:
     )
 
 
-def _default_curves(table: pd.DataFrame, limit: int = 8) -> list[int]:
-    """One run per loss to compare: its first confirm run, else its best-scoring search run."""
+def _default_curves(table: pd.DataFrame, best: pd.DataFrame, limit: int = 8) -> list[int]:
+    """One run per loss to compare: its first confirm run, else its best search run (`best`,
+    from `stats.best_search_runs`: the run the report and the runner call best), else its
+    newest run (still training)."""
     chosen = []
     for loss in charts.ordered_losses(table["loss"]):
         runs = table[table["loss"] == loss]
         confirm = runs[runs["phase"] == CONFIRM].sort_values("seed")
-        pick = confirm if len(confirm) else runs.sort_values(ACCURACY.val_column, ascending=False)
+        searched = runs[runs["run_id"].isin(best["run_id"])]
+        pick = confirm if len(confirm) else searched if len(searched) else runs.iloc[::-1]
         chosen.append(int(pick["run_id"].iloc[0]))
     return chosen[:limit]
 

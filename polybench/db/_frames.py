@@ -43,6 +43,7 @@ RUN_COLUMNS: dict[str, str] = {
     "failure_reason": "object",
     "optuna_study": "object",
     "trial_number": "Int64",
+    "best_search": "bool",
     **dict.fromkeys(METRICS, "float64"),
     TRAIN_THROUGHPUT: "float64",
     "eval_throughput": "float64",

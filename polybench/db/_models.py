@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     CheckConstraint,
     DateTime,
     Float,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -90,6 +92,8 @@ class Run(Base):
     failure_reason: Mapped[str | None] = mapped_column(Text)
     optuna_study: Mapped[str | None] = mapped_column(String(512))
     trial_number: Mapped[int | None] = mapped_column(Integer)
+    # The search run whose parameters the confirm runs train (`Store.mark_best_search`).
+    best_search: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     val_accuracy: Mapped[float | None] = mapped_column(Float)
     val_macro_f1: Mapped[float | None] = mapped_column(Float)

@@ -53,7 +53,14 @@ from polybench.db._url import (
     resolve_storage_url,
     storage_error,
 )
-from polybench.vocab import FINISHED_STATES, PHASES, RUNNING, TRAIN_THROUGHPUT, params_text
+from polybench.vocab import (
+    FINISHED_STATES,
+    PHASES,
+    RUNNING,
+    SEARCH,
+    TRAIN_THROUGHPUT,
+    params_text,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -275,6 +282,24 @@ class Store:
             connection.execute(statement, values)
             count = select(func.count()).where(Epoch.run_id == run_id).scalar_subquery()
             connection.execute(update(Run).where(Run.id == run_id).values(epochs_done=count))
+
+    @_retried
+    def mark_best_search(self, run_id: int) -> None:
+        """Mark search run `run_id` as the one whose parameters its (task, loss) confirms, and
+        no other search run of its Optuna study (the runner calls this as it picks them)."""
+        with self._writer.begin() as connection:
+            self._check_run(connection, run_id)
+            run = connection.execute(
+                select(Run.study_id, Run.task, Run.loss, Run.optuna_study).where(Run.id == run_id)
+            ).one()
+            same = update(Run).where(
+                Run.study_id == run.study_id,
+                Run.task == run.task,
+                Run.loss == run.loss,
+                Run.optuna_study.is_not_distinct_from(run.optuna_study),
+                Run.phase == SEARCH,
+            )
+            connection.execute(same.values(best_search=Run.id == run_id))
 
     @_retried
     def finish_run(

@@ -138,9 +138,14 @@ def build_hf_encoder(task: TaskData, options: Mapping[str, Any]) -> nn.Module:
     import transformers
 
     path = Path(options["path"]).expanduser()
+    # Quiet while loading (unused-weights notices), then the caller's log level again.
+    verbosity = transformers.logging.get_verbosity()
     transformers.logging.set_verbosity_error()
-    tokenizer = transformers.AutoTokenizer.from_pretrained(path, local_files_only=True)
-    encoder = transformers.AutoModel.from_pretrained(path, local_files_only=True)
+    try:
+        tokenizer = transformers.AutoTokenizer.from_pretrained(path, local_files_only=True)
+        encoder = transformers.AutoModel.from_pretrained(path, local_files_only=True)
+    finally:
+        transformers.logging.set_verbosity(verbosity)
     if getattr(encoder, "pooler", None) is not None:  # unused: the classifier pools itself
         encoder.pooler = None
     assert task.vocabulary is not None, "hf_encoder needs a text task"

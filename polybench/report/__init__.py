@@ -44,6 +44,7 @@ from polybench.report._frames import (
     sensitivity,
     studies,
     study_metric,
+    study_objective,
     summary,
 )
 from polybench.report._render import (
@@ -105,6 +106,7 @@ __all__ = [
     "sensitivity",
     "studies",
     "study_metric",
+    "study_objective",
     "summarize",
     "summary",
     "terminal_report",

@@ -99,9 +99,15 @@ def runs(
     """
     _check_choices(phase, state)
     with _store(storage) as store:
-        _check_study(store, study)
-        frame = store.runs(study=study, task=task, loss=loss, phase=phase, state=state)
+        frame = _selected_runs(store, study, task, loss, phase, state)
     return confirm_only_test_scores(frame)
+
+
+def _selected_runs(
+    store: Store, study: str, task: Filter, loss: Filter, phase: Filter, state: Filter
+) -> pd.DataFrame:
+    _check_study(store, study)
+    return store.runs(study=study, task=task, loss=loss, phase=phase, state=state)
 
 
 def confirm_only_test_scores(frame: pd.DataFrame) -> pd.DataFrame:
@@ -126,8 +132,7 @@ def epochs(
     """The epoch rows of the runs that `runs(...)` selects with the same filters."""
     _check_choices(phase, state)
     with _store(storage) as store:
-        _check_study(store, study)
-        selected = store.runs(study=study, task=task, loss=loss, phase=phase, state=state)
+        selected = _selected_runs(store, study, task, loss, phase, state)
         return store.epochs(study=study, run_ids=selected["run_id"].tolist())
 
 
@@ -136,9 +141,19 @@ def study_metric(storage: str | None, study: str) -> str:
 
     Studies that optimised `val_loss` are reported on accuracy (there is no test loss).
     """
+    return _metric_of(_config_text(storage, study))
+
+
+def study_objective(storage: str | None, study: str) -> str:
+    """The column a study's search optimised first (`val_accuracy`, `val_loss`, ...): what
+    `stats.best_search_runs` ranks its search runs by."""
+    return _objective_of(_config_text(storage, study))
+
+
+def _config_text(storage: str | None, study: str) -> str:
+    """The study file's text as the store keeps it."""
     with _store(storage) as store:
-        text = _check_study(store, study)["config_text"].iloc[0]
-    return _metric_of(text)
+        return _check_study(store, study)["config_text"].iloc[0]
 
 
 def _study_section(config_text: str, key: str) -> dict:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -16,6 +17,18 @@ import pandas as pd
 from polybench import stats
 from polybench.vocab import ACCURACY, COMPLETE, CONFIRM, FAILED, SEARCH, TRAIN_THROUGHPUT
 
+# What a row takes from `stats.compare_to_baseline` (its bootstrap interval, t statistic and
+# degrees of freedom stay there).
+_COMPARED = [
+    column
+    for column in stats.COMPARISON_COLUMNS[
+        stats.COMPARISON_COLUMNS.index("delta") : stats.COMPARISON_COLUMNS.index("verdict") + 1
+    ]
+    if column not in ("delta_boot_low", "delta_boot_high", "statistic", "df")
+]
+_FROM_COMPARISON = ["n_pairs", *_COMPARED, "failures"]
+LEDGER_IN_SUMMARY = ["search_complete", "search_pruned", "search_failed"]
+LEDGER_IN_SUMMARY += ["epochs_trained", "compute_seconds"]
 SUMMARY_COLUMNS = [
     "task",
     "loss",
@@ -33,20 +46,7 @@ SUMMARY_COLUMNS = [
     "boot_low",
     "boot_high",
     "n_pairs",
-    "delta",
-    "delta_ci_low",
-    "delta_ci_high",
-    "sd_diff",
-    "t_test",
-    "p_value",
-    "p_holm",
-    "d_z",
-    "g_av",
-    "alpha_holm",
-    "mde",
-    "margin",
-    "tost_p",
-    "verdict",
+    *_COMPARED,
     "verdict_text",
     "failures",
     "seed_scores",
@@ -59,34 +59,9 @@ SUMMARY_COLUMNS = [
     "loss_cost_ratio",
     "loss_cost_low",
     "loss_cost_high",
-    "search_complete",
-    "search_pruned",
-    "search_failed",
-    "epochs_trained",
-    "compute_seconds",
+    *LEDGER_IN_SUMMARY,
     "rank",
     "note",
-]
-LEDGER_IN_SUMMARY = ["search_complete", "search_pruned", "search_failed"]
-LEDGER_IN_SUMMARY += ["epochs_trained", "compute_seconds"]
-
-_FROM_COMPARISON = [
-    "n_pairs",
-    "delta",
-    "delta_ci_low",
-    "delta_ci_high",
-    "sd_diff",
-    "t_test",
-    "p_value",
-    "p_holm",
-    "d_z",
-    "g_av",
-    "alpha_holm",
-    "mde",
-    "margin",
-    "tost_p",
-    "verdict",
-    "failures",
 ]
 _TEXT_COLUMNS = [
     "task",
@@ -123,8 +98,9 @@ def summarize(
     - metric_role: "primary" when `metric` is the study's own (`primary_metric`, default
       `metric`), else "exploratory" (chosen after the fact; no confirmatory claim).
     - best_params: the params of the current confirm group (JSON; `stats.confirm_groups`,
-      chosen by the search `objective`), else of the best search run; val_score: the best search
-      run's validation score; n_trials: complete search runs.
+      chosen by the search `objective`), else of the best search run (`stats.best_search_runs`,
+      the run the runner confirmed); val_score: that run's validation score on `metric`;
+      n_trials: complete search runs.
     - n_seeds, n_failed: completed and failed confirm runs of the current group; test_mean,
       test_std, ci_low/ci_high (Student t, the headline), boot_low/boot_high (percentile
       bootstrap); seed_scores: JSON {seed: score} of the completed seeds.
@@ -148,108 +124,16 @@ def summarize(
     """
     spec = stats.get_metric(metric)
     primary = stats.get_metric(primary_metric or metric).name
-    role = "primary" if spec.name == primary else "exploratory"
     objective = objective or stats.get_metric(primary).val_column
-    higher = stats.objective_higher_is_better(objective)
-    val, test = spec.val_column, spec.test_column
-    groups = stats.confirm_groups(runs, objective, higher)
-    current = stats.current_confirm_group(runs, objective, higher)
-    confirm_all = current[current["phase"] == CONFIRM] if "phase" in current else current
-    confirm, search = stats.confirm_runs(current), stats.search_runs(runs)
-    by_seed = stats.seed_summary(
-        current, [test], confidence=confidence, resamples=resamples, seed=seed, objective=objective
-    ).set_index(["task", "loss"])
-    versus = stats.compare_to_baseline(
-        current, baseline, [test], confidence=confidence, alpha=alpha, margin=margin,
-        objective=objective, resamples=resamples, seed=seed,
-    ).set_index(["task", "loss"])  # fmt: skip
-    rate = versus["n_failed"] / (versus["n_failed"] + versus["n_seeds"]).clip(lower=1)
-    base_total = (versus["n_failed_baseline"] + versus["n_baseline"]).clip(lower=1)
-    fails_more = set(versus.index[rate > versus["n_failed_baseline"] / base_total])
-    rows = []
-    for (task, loss), group in runs.groupby(["task", "loss"], sort=True):
-        mine = (confirm["task"] == task) & (confirm["loss"] == loss)
-        confirmed = confirm[mine]
-        attempted = confirm_all[(confirm_all["task"] == task) & (confirm_all["loss"] == loss)]
-        searched = search[(search["task"] == task) & (search["loss"] == loss)]
-        searched = searched.dropna(subset=[val])
-        row: dict = {"task": task, "loss": loss, "metric": spec.name, "metric_role": role}
-        row["n_trials"] = len(searched)
-        row["n_failed"] = int((attempted["state"] == FAILED).sum()) if len(attempted) else 0
-        notes = []
-        if len(searched):
-            best = searched[val].idxmax() if spec.higher_is_better else searched[val].idxmin()
-            row["val_score"] = searched.loc[best, val]
-            row["best_params"] = searched.loc[best, "params"]
-        elif len(confirmed):
-            row["val_score"] = confirmed[val].mean()
-        if len(attempted):
-            row["best_params"] = attempted["params"].iloc[0]
-        timed = confirmed if len(confirmed) else searched
-        row[TRAIN_THROUGHPUT] = timed[TRAIN_THROUGHPUT].mean() if len(timed) else np.nan
-        row["eval_throughput"] = timed["eval_throughput"].mean() if len(timed) else np.nan
-        row |= _throughput_interval(timed, confidence)
-        row |= _loss_cost(loss_costs, task, loss)
-        scored = confirmed.dropna(subset=[test])
-        if len(scored):
-            pairs = sorted(zip(scored["seed"].tolist(), scored[test].tolist(), strict=True))
-            row["seed_scores"] = json.dumps({str(s): float(v) for s, v in pairs})
-        if (task, loss) in by_seed.index:
-            seeds = by_seed.loc[(task, loss)]
-            row |= {"n_seeds": seeds["n_seeds"], "test_mean": seeds["mean"]}
-            row |= {"test_std": seeds["std"], "ci_low": seeds["ci_low"]}
-            row |= {"ci_high": seeds["ci_high"], "boot_low": seeds["boot_low"]}
-            row["boot_high"] = seeds["boot_high"]
-        else:
-            row["n_seeds"] = 0
-            notes.append("no complete confirm runs")
-        compare_note = None
-        if (task, loss) in versus.index:
-            compared = versus.loc[(task, loss)]
-            row |= {column: compared[column] for column in _FROM_COMPARISON}
-            if isinstance(compared["note"], str) and row["n_seeds"]:
-                compare_note = compared["note"]
-        elif loss == baseline:
-            row["delta"] = 0.0 if row["n_seeds"] else np.nan
-            notes.append("baseline")
-            if row["n_failed"]:
-                total = row["n_failed"] + row["n_seeds"]
-                failed_seeds = attempted.loc[attempted["state"] == FAILED, "seed"].tolist()
-                reasons = attempted.loc[attempted["state"] == FAILED, "failure_reason"].tolist()
-                row["failures"] = stats.failure_text(row["n_failed"], total, failed_seeds, reasons)
-        if compare_note:
-            notes.append(compare_note)
-        elif row["n_seeds"] and isinstance(by_seed.loc[(task, loss), "note"], str):
-            notes.append(by_seed.loc[(task, loss), "note"])
-        notes += _group_notes(groups, task, loss, has_search=len(searched) > 0)
-        failed = int(((group["state"] == FAILED) & (group["phase"] == SEARCH)).sum())
-        if failed:
-            notes.append(f"{failed} failed search run(s) not counted")
-        row["note"] = "; ".join(notes) or None
-        rows.append(row)
-    frame = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
-    ledger = stats.budget_ledger(runs).set_index(["task", "loss"])
-    if len(frame):
-        keys = pd.MultiIndex.from_frame(frame[["task", "loss"]])
-        for column in LEDGER_IN_SUMMARY:
-            frame[column] = ledger[column].reindex(keys).to_numpy()
-    _compare_throughput(frame, runs, confirm, search, baseline, alpha)
-    frame["rank"] = frame.groupby("task")["test_mean"].rank(
-        ascending=not spec.higher_is_better, method="average"
+    evidence = _Evidence.of(
+        runs, spec, baseline, objective, confidence, alpha, margin, resamples, seed
     )
-    counts = ["search_complete", "search_pruned", "search_failed", "epochs_trained"]
-    frame[counts] = frame[counts].fillna(0)
-    frame["compute_seconds"] = frame["compute_seconds"].astype("float64").fillna(0.0)
-    frame = frame.astype(dict.fromkeys(counts, "int64"))
-    frame = frame.astype({"n_trials": "int64", "n_seeds": "int64", "n_failed": "int64"})
-    frame["n_pairs"] = frame["n_pairs"].fillna(frame["n_seeds"].where(frame["loss"] == baseline))
-    frame["verdict_text"] = [
-        verdict_sentence(row, baseline, alpha, fails_more=(row["task"], row["loss"]) in fails_more)
-        for _, row in frame.iterrows()
+    role = "primary" if spec.name == primary else "exploratory"
+    rows = [
+        _summary_row(evidence, task, loss, group, role, loss_costs)
+        for (task, loss), group in runs.groupby(["task", "loss"], sort=True)
     ]
-    for column in _TEXT_COLUMNS:
-        # text as object holding str or None, like the store's frames (pandas 2 and 3 alike)
-        frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
+    frame = _summary_frame(rows, runs, evidence, alpha)
     frame.attrs |= {
         "metric": spec.name,
         "primary_metric": primary,
@@ -261,6 +145,187 @@ def summarize(
         "ci_method": stats.interval_description(confidence),
         "boot_method": stats.bootstrap_description(confidence, resamples, seed),
     }
+    return frame
+
+
+@dataclass(frozen=True)
+class _Evidence:
+    """What the rows of one summary are read from: the runs split by phase and confirm group,
+    the per-seed statistics and the comparisons with the baseline."""
+
+    spec: stats.Metric
+    baseline: str
+    confidence: float
+    best: pd.DataFrame  # stats.best_search_runs, indexed by (task, loss)
+    groups: pd.DataFrame  # stats.confirm_groups
+    confirm_all: pd.DataFrame  # confirm runs of the current group, any state
+    confirm: pd.DataFrame  # complete confirm runs of the current group
+    search: pd.DataFrame
+    by_seed: pd.DataFrame  # stats.seed_summary, indexed by (task, loss)
+    versus: pd.DataFrame  # stats.compare_to_baseline, indexed by (task, loss)
+
+    @classmethod
+    def of(
+        cls,
+        runs: pd.DataFrame,
+        spec: stats.Metric,
+        baseline: str,
+        objective: str,
+        confidence: float,
+        alpha: float,
+        margin: float | None,
+        resamples: int,
+        seed: int,
+    ) -> _Evidence:
+        higher = stats.objective_higher_is_better(objective)
+        test = spec.test_column
+        current = stats.current_confirm_group(runs, objective, higher)
+        by_seed = stats.seed_summary(
+            current, [test], confidence=confidence, resamples=resamples, seed=seed,
+            objective=objective,
+        )  # fmt: skip
+        versus = stats.compare_to_baseline(
+            current, baseline, [test], confidence=confidence, alpha=alpha, margin=margin,
+            objective=objective, resamples=resamples, seed=seed,
+        )  # fmt: skip
+        return cls(
+            spec=spec,
+            baseline=baseline,
+            confidence=confidence,
+            best=stats.best_search_runs(runs, objective, higher),
+            groups=stats.confirm_groups(runs, objective, higher),
+            confirm_all=current[current["phase"] == CONFIRM] if "phase" in current else current,
+            confirm=stats.confirm_runs(current),
+            search=stats.search_runs(runs),
+            by_seed=by_seed.set_index(["task", "loss"]),
+            versus=versus.set_index(["task", "loss"]),
+        )
+
+    def fails_more(self) -> set[tuple[str, str]]:
+        """The (task, loss) pairs that failed on a larger share of seeds than the baseline."""
+        versus = self.versus
+        rate = versus["n_failed"] / (versus["n_failed"] + versus["n_seeds"]).clip(lower=1)
+        base_total = (versus["n_failed_baseline"] + versus["n_baseline"]).clip(lower=1)
+        return set(versus.index[rate > versus["n_failed_baseline"] / base_total])
+
+
+def _of(frame: pd.DataFrame, task: str, loss: str) -> pd.DataFrame:
+    return frame[(frame["task"] == task) & (frame["loss"] == loss)]
+
+
+def _summary_row(
+    evidence: _Evidence,
+    task: str,
+    loss: str,
+    group: pd.DataFrame,
+    role: str,
+    loss_costs: pd.DataFrame | None,
+) -> dict:
+    """One (task, loss) row of the summary; `group` holds all its runs."""
+    spec, val, test = evidence.spec, evidence.spec.val_column, evidence.spec.test_column
+    confirmed = _of(evidence.confirm, task, loss)
+    attempted = _of(evidence.confirm_all, task, loss)
+    searched = _of(evidence.search, task, loss).dropna(subset=[val])
+    row: dict = {"task": task, "loss": loss, "metric": spec.name, "metric_role": role}
+    row["n_trials"] = len(searched)
+    row["n_failed"] = int((attempted["state"] == FAILED).sum()) if len(attempted) else 0
+    if (task, loss) in evidence.best.index:
+        best = evidence.best.loc[(task, loss)]
+        row["val_score"], row["best_params"] = best[val], best["params"]
+    elif len(confirmed):
+        row["val_score"] = confirmed[val].mean()
+    if len(attempted):
+        row["best_params"] = attempted["params"].iloc[0]
+    timed = confirmed if len(confirmed) else searched
+    row[TRAIN_THROUGHPUT] = timed[TRAIN_THROUGHPUT].mean() if len(timed) else np.nan
+    row["eval_throughput"] = timed["eval_throughput"].mean() if len(timed) else np.nan
+    row |= _throughput_interval(timed, evidence.confidence)
+    row |= _loss_cost(loss_costs, task, loss)
+    scored = confirmed.dropna(subset=[test])
+    if len(scored):
+        pairs = sorted(zip(scored["seed"].tolist(), scored[test].tolist(), strict=True))
+        row["seed_scores"] = json.dumps({str(s): float(v) for s, v in pairs})
+    notes = _seed_statistics(row, evidence, task, loss)
+    notes += _comparison(row, evidence, task, loss, attempted)
+    notes += _group_notes(evidence.groups, task, loss, has_search=len(searched) > 0)
+    failed = int(((group["state"] == FAILED) & (group["phase"] == SEARCH)).sum())
+    if failed:
+        notes.append(f"{failed} failed search run(s) not counted")
+    row["note"] = "; ".join(notes) or None
+    return row
+
+
+def _seed_statistics(row: dict, evidence: _Evidence, task: str, loss: str) -> list[str]:
+    """Fill the row's per-seed statistics; the notes they call for."""
+    if (task, loss) not in evidence.by_seed.index:
+        row["n_seeds"] = 0
+        return ["no complete confirm runs"]
+    seeds = evidence.by_seed.loc[(task, loss)]
+    row |= {"n_seeds": seeds["n_seeds"], "test_mean": seeds["mean"]}
+    row |= {"test_std": seeds["std"], "ci_low": seeds["ci_low"]}
+    row |= {"ci_high": seeds["ci_high"], "boot_low": seeds["boot_low"]}
+    row["boot_high"] = seeds["boot_high"]
+    return []
+
+
+def _comparison(
+    row: dict, evidence: _Evidence, task: str, loss: str, attempted: pd.DataFrame
+) -> list[str]:
+    """Fill the row's comparison with the baseline (or the baseline's own failures); the
+    notes it calls for."""
+    notes = []
+    compare_note = None
+    if (task, loss) in evidence.versus.index:
+        compared = evidence.versus.loc[(task, loss)]
+        row |= {column: compared[column] for column in _FROM_COMPARISON}
+        if isinstance(compared["note"], str) and row["n_seeds"]:
+            compare_note = compared["note"]
+    elif loss == evidence.baseline:
+        row["delta"] = 0.0 if row["n_seeds"] else np.nan
+        notes.append("baseline")
+        if row["n_failed"]:
+            total = row["n_failed"] + row["n_seeds"]
+            failed = attempted[attempted["state"] == FAILED]
+            row["failures"] = stats.failure_text(
+                row["n_failed"], total, failed["seed"].tolist(), failed["failure_reason"].tolist()
+            )
+    if compare_note:
+        notes.append(compare_note)
+    elif row["n_seeds"] and isinstance(evidence.by_seed.loc[(task, loss), "note"], str):
+        notes.append(evidence.by_seed.loc[(task, loss), "note"])
+    return notes
+
+
+def _summary_frame(
+    rows: list[dict], runs: pd.DataFrame, evidence: _Evidence, alpha: float
+) -> pd.DataFrame:
+    """The rows as the summary frame: the budget ledger, throughput comparisons, ranks,
+    verdict sentences and stable dtypes added."""
+    baseline, spec = evidence.baseline, evidence.spec
+    frame = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+    ledger = stats.budget_ledger(runs).set_index(["task", "loss"])
+    if len(frame):
+        keys = pd.MultiIndex.from_frame(frame[["task", "loss"]])
+        for column in LEDGER_IN_SUMMARY:
+            frame[column] = ledger[column].reindex(keys).to_numpy()
+    _compare_throughput(frame, runs, evidence.confirm, evidence.search, baseline, alpha)
+    frame["rank"] = frame.groupby("task")["test_mean"].rank(
+        ascending=not spec.higher_is_better, method="average"
+    )
+    counts = ["search_complete", "search_pruned", "search_failed", "epochs_trained"]
+    frame[counts] = frame[counts].fillna(0)
+    frame["compute_seconds"] = frame["compute_seconds"].astype("float64").fillna(0.0)
+    frame = frame.astype(dict.fromkeys(counts, "int64"))
+    frame = frame.astype({"n_trials": "int64", "n_seeds": "int64", "n_failed": "int64"})
+    frame["n_pairs"] = frame["n_pairs"].fillna(frame["n_seeds"].where(frame["loss"] == baseline))
+    fails_more = evidence.fails_more()
+    frame["verdict_text"] = [
+        verdict_sentence(row, baseline, alpha, fails_more=(row["task"], row["loss"]) in fails_more)
+        for _, row in frame.iterrows()
+    ]
+    for column in _TEXT_COLUMNS:
+        # text as object holding str or None, like the store's frames (pandas 2 and 3 alike)
+        frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
     return frame
 
 

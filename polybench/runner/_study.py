@@ -8,13 +8,13 @@ storage and only fill what is missing, so nothing runs twice.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import multiprocessing
 import os
 import signal
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,6 +36,9 @@ from polybench.vocab import FINISHED_STATES, RUNNING, metric_for_objective
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+    from polybench.db import Store
+    from polybench.runner._worker import Interrupts
 
 logger = logging.getLogger(__name__)
 
@@ -127,8 +130,8 @@ def run_study(
     True
     """
     from polybench.db import display_url, open_store, resolve_storage_url
-    from polybench.db._retry import StorageRetry, StorageUnavailable
-    from polybench.runner._worker import Interrupts, Worker, open_optuna_storage
+    from polybench.db._retry import StorageRetry
+    from polybench.runner._worker import Interrupts, open_optuna_storage, optuna_errors_only
 
     config = (
         config_or_path if isinstance(config_or_path, StudyConfig) else load_study(config_or_path)
@@ -151,33 +154,13 @@ def run_study(
             # Creating Optuna's tables once here keeps parallel workers from racing to do it.
             optuna_storage = open_optuna_storage(url, config, store)
         interrupts = Interrupts()
-        previous = _handlers()
-        interrupts.install()
-        codes: tuple[int, ...] = ()
-        live = (
-            LiveProgress(
-                lambda: store.runs(study=config.name), plan, _console(console), layout.workers
-            )
-            if progress
-            else None
-        )
-        try:
-            if live is not None:
-                live.__enter__()
-            try:
-                if layout.workers == 1:
-                    local = _on_device(config, layout.devices[0])
-                    local_plan = plan if local is config else build_plan(local)
-                    report = Worker(local_plan, store, optuna_storage, interrupts=interrupts).run()
-                    if report.storage_error is not None:
-                        raise StorageUnavailable(f"{report.storage_error}; {_RESUME}")
-                else:
-                    codes = _run_processes(config, url, layout, interrupts, storage_retry)
-            finally:
-                if live is not None:
-                    live.__exit__(None, None, None)
-        finally:
-            _restore(previous)
+        live = _live_progress(store, plan, layout, console) if progress else nullcontext()
+        # Signal handlers and Optuna's log level are the caller's again once the study stops.
+        with interrupts.installed(), optuna_errors_only(), live:
+            if layout.workers > 1:
+                codes = _run_processes(config, url, layout, interrupts, storage_retry)
+            else:
+                codes = _run_here(plan, store, optuna_storage, layout.devices[0], interrupts)
         runs = store.runs(study=config.name)
         return StudySummary(
             study=config.name,
@@ -195,7 +178,7 @@ def run_study(
         store.close()
 
 
-@contextlib.contextmanager
+@contextmanager
 def _resumable() -> Iterator[None]:
     """StorageUnavailable from the block says that running the same command again resumes."""
     from polybench.db._retry import StorageUnavailable
@@ -204,6 +187,29 @@ def _resumable() -> Iterator[None]:
         yield
     except StorageUnavailable as error:
         raise StorageUnavailable(f"{error}; {_RESUME}") from error
+
+
+def _live_progress(
+    store: Store, plan: StudyPlan, layout: WorkerLayout, console: Console | None
+) -> LiveProgress:
+    name = plan.config.name
+    return LiveProgress(lambda: store.runs(study=name), plan, _console(console), layout.workers)
+
+
+def _run_here(
+    plan: StudyPlan, store: Store, optuna_storage: Any, device: str | None, interrupts: Interrupts
+) -> tuple[int, ...]:
+    """Run the study's one worker in this process, on `device`; no exit codes to return.
+    Raises StorageUnavailable when the worker lost the database."""
+    from polybench.db._retry import StorageUnavailable
+    from polybench.runner._worker import Worker
+
+    local = _on_device(plan.config, device)
+    local_plan = plan if local is plan.config else build_plan(local)
+    report = Worker(local_plan, store, optuna_storage, interrupts=interrupts).run()
+    if report.storage_error is not None:
+        raise StorageUnavailable(f"{report.storage_error}; {_RESUME}")
+    return ()
 
 
 def study_status(storage: str | None = None, study: str | None = None) -> pd.DataFrame:
@@ -280,16 +286,6 @@ def _console(console: Console | None) -> Console:
     return Console(stderr=True)
 
 
-def _handlers() -> dict[int, Any]:
-    return {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-
-
-def _restore(handlers: dict[int, Any]) -> None:
-    for sig, handler in handlers.items():
-        with contextlib.suppress(ValueError, TypeError):
-            signal.signal(sig, handler)
-
-
 def worker_layout(
     config: StudyConfig,
     plan: StudyPlan,
@@ -318,7 +314,11 @@ def _on_device(config: StudyConfig, device: str | None) -> StudyConfig:
 
 
 def _run_processes(
-    config: StudyConfig, url: str, layout: WorkerLayout, interrupts: Any, storage_retry: float
+    config: StudyConfig,
+    url: str,
+    layout: WorkerLayout,
+    interrupts: Interrupts,
+    storage_retry: float,
 ) -> tuple[int, ...]:
     """Start the layout's worker processes and wait for them; forward a stop request once."""
     context = multiprocessing.get_context("spawn")
@@ -426,6 +426,7 @@ def worker_process(
     """Entry point of a spawned worker process; it stops when its parent dies."""
     import sys
 
+    import optuna
     import torch
 
     from polybench.db import StorageError, open_store
@@ -435,8 +436,10 @@ def worker_process(
     interrupts = Interrupts()
     interrupts.install()
     die_with_parent(parent_pid if parent_pid is not None else os.getppid())
+    # This process is the worker's own: its settings may stay as the worker needs them.
     torch.set_num_threads(threads)
     logging.basicConfig(level=logging.WARNING, format=f"worker {index}: %(message)s")
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     config = _on_device(parse_study(config_text, source=source), device)
     plan = build_plan(config)
     try:

@@ -9,6 +9,10 @@ finished study stores exactly its planned number of runs.
 Workers never lock each other out. A trial that finds, when it starts, that its slot is taken
 (the budget was filled by another worker a moment earlier, or a confirm seed was enqueued twice)
 is *skipped*: it ends as FAIL with the user attribute `skipped` and stores no run.
+
+All of it goes through Optuna's public API: trials are ordered by their `number` (the order in
+which they were opened in their study) and the slot bookkeeping lives in user attributes; a
+retry is queued with `Study.enqueue_trial`, like a confirm seed.
 """
 
 from __future__ import annotations
@@ -37,20 +41,22 @@ CONFIRM_SEED = "confirm_seed"
 CONFIRM_PARAMS = "confirm_params"  # canonical JSON text of the confirmed parameters
 EPOCHS = "epochs_trained"  # epochs a finished trial trained (the `budget: epochs` ledger)
 MAX_LOST_RETRIES = 1
-# Grid sampler's own bookkeeping: a retry must evaluate the same grid point.
-_KEPT_SYSTEM_ATTRS = ("grid_id", "search_space")
 
 
-def origin(trial: FrozenTrial) -> int:
+# Either kind of trial: the bookkeeping reads only their `number` and `user_attrs`.
+AnyTrial = FrozenTrial | optuna.Trial
+
+
+def origin(trial: AnyTrial) -> int:
     """The slot of `trial`: its own number, or that of the first trial it retries."""
     return int(trial.user_attrs.get(ORIGIN, trial.number))
 
 
-def is_skipped(trial: FrozenTrial) -> bool:
+def is_skipped(trial: AnyTrial) -> bool:
     return SKIPPED in trial.user_attrs
 
 
-def is_retry(trial: FrozenTrial) -> bool:
+def is_retry(trial: AnyTrial) -> bool:
     return ORIGIN in trial.user_attrs
 
 
@@ -67,15 +73,20 @@ class SlotCounts:
     waiting: int
 
 
-def slot_counts(trials: Sequence[FrozenTrial]) -> SlotCounts:
-    """Count the slots of a study's trials; the latest trial of a slot speaks for it."""
+def latest_per_slot(trials: Sequence[FrozenTrial]) -> list[FrozenTrial]:
+    """The latest unskipped trial of each slot of one study's `trials`, which speaks for it."""
     latest: dict[int, FrozenTrial] = {}
-    for trial in sorted(trials, key=lambda t: t._trial_id):
+    for trial in sorted(trials, key=lambda t: t.number):
         if not is_skipped(trial):
             latest[origin(trial)] = trial
-    states = [t.state for t in latest.values()]
+    return list(latest.values())
+
+
+def slot_counts(trials: Sequence[FrozenTrial]) -> SlotCounts:
+    """Count the slots of a study's trials; the latest trial of a slot speaks for it."""
+    states = [t.state for t in latest_per_slot(trials)]
     return SlotCounts(
-        used=len(latest),
+        used=len(states),
         finished=sum(s.is_finished() for s in states),
         complete=states.count(TrialState.COMPLETE),
         pruned=states.count(TrialState.PRUNED),
@@ -89,12 +100,8 @@ def epochs_committed(trials: Sequence[FrozenTrial], max_epochs: int) -> int:
     """Training epochs the slots of `trials` spent or may still spend: a finished slot counts
     the epochs it trained, at least 1 (so trials that fail at once still use the budget up),
     `max_epochs` when unknown; an unfinished one counts `max_epochs`."""
-    latest: dict[int, FrozenTrial] = {}
-    for trial in sorted(trials, key=lambda t: t._trial_id):
-        if not is_skipped(trial):
-            latest[origin(trial)] = trial
     total = 0
-    for trial in latest.values():
+    for trial in latest_per_slot(trials):
         spent = trial.user_attrs.get(EPOCHS) if trial.state.is_finished() else None
         total += max_epochs if spent is None else max(1, int(spent))
     return total
@@ -108,21 +115,21 @@ def has_budget(trials: Sequence[FrozenTrial], pair: PairPlan) -> bool:
     return epochs_committed(trials, pair.max_epochs) < pair.epoch_budget
 
 
-def over_budget(trials: Sequence[FrozenTrial], trial_id: int, pair: PairPlan | int) -> bool:
-    """Whether a fresh trial with `trial_id` arrives after the budget of `pair` (a `PairPlan`,
-    or a number of slots) was filled by the trials opened before it."""
-    earlier = [t for t in trials if t._trial_id < trial_id]
+def over_budget(trials: Sequence[FrozenTrial], number: int, pair: PairPlan | int) -> bool:
+    """Whether a fresh trial numbered `number` arrives after the budget of `pair` (a
+    `PairPlan`, or a number of slots) was filled by the trials opened before it."""
+    earlier = [t for t in trials if t.number < number]
     if isinstance(pair, int):
         return len({origin(t) for t in earlier if not is_skipped(t)}) >= pair
     return not has_budget(earlier, pair)
 
 
-def duplicate_confirm(trials: Sequence[FrozenTrial], trial: FrozenTrial) -> bool:
+def duplicate_confirm(trials: Sequence[FrozenTrial], trial: AnyTrial) -> bool:
     """Whether an earlier, unskipped confirm trial already holds this trial's (seed, params)."""
     key = (trial.user_attrs.get(CONFIRM_SEED), trial.user_attrs.get(CONFIRM_PARAMS))
     return any(
         (t.user_attrs.get(CONFIRM_SEED), t.user_attrs.get(CONFIRM_PARAMS)) == key
-        and t._trial_id < trial._trial_id
+        and t.number < trial.number
         and not is_skipped(t)
         and not is_retry(t)
         for t in trials
@@ -151,17 +158,19 @@ def enqueue_confirm(
         study.enqueue_trial(params, user_attrs={CONFIRM_SEED: seed, CONFIRM_PARAMS: params_text})
 
 
-def requeue(study: optuna.Study, trial: FrozenTrial, *, lost_worker: bool) -> bool:
-    """Put a copy of `trial` back in the queue (WAITING) to run the same slot again.
+def requeue(study: optuna.Study, trial: AnyTrial, *, lost_worker: bool) -> bool:
+    """Queue a retry of `trial` (WAITING) that runs the same slot with the same parameters.
 
     A trial whose worker died is retried `MAX_LOST_RETRIES` time(s); a trial the user
-    interrupted is always retried. Returns whether a retry was queued.
+    interrupted is always retried. Returns whether a retry was queued. The retry is an
+    enqueued trial (its parameters fixed, so a grid sampler does not spend another grid point
+    on it); one whose trial died before drawing its parameters draws them afresh.
     """
     slot = origin(trial)
     newer = [
         t
         for t in study.get_trials(deepcopy=False)
-        if t._trial_id > trial._trial_id and origin(t) == slot and not is_skipped(t)
+        if t.number > trial.number and origin(t) == slot and not is_skipped(t)
     ]
     if newer:  # already queued again (a worker gave it back before its heartbeat went stale)
         return True
@@ -171,18 +180,11 @@ def requeue(study: optuna.Study, trial: FrozenTrial, *, lost_worker: bool) -> bo
         user_attrs[LOST] = int(user_attrs.get(LOST, 0)) + 1
         if user_attrs[LOST] > MAX_LOST_RETRIES:
             return False
-    system_attrs = {k: v for k, v in trial.system_attrs.items() if k in _KEPT_SYSTEM_ATTRS}
-    if "fixed_params" in trial.system_attrs:
-        system_attrs["fixed_params"] = trial.system_attrs["fixed_params"]
-    study.add_trial(
-        optuna.trial.create_trial(
-            state=TrialState.WAITING,
-            params=trial.params,
-            distributions=trial.distributions,
-            user_attrs=user_attrs,
-            system_attrs=system_attrs,
-        )
-    )
+    params = trial.params
+    if params:
+        study.enqueue_trial(params, user_attrs=user_attrs)
+    else:
+        study.add_trial(optuna.trial.create_trial(state=TrialState.WAITING, user_attrs=user_attrs))
     return True
 
 
@@ -204,13 +206,18 @@ class StaleTrialHandler:
         logger.warning("%s trial %d: %s", study.study_name, trial.number, reason)
         run_id = trial.user_attrs.get(RUN_ID)
         if run_id is not None:
-            self._store.finish_run(
-                int(run_id),
-                state=FAILED,
-                failure_reason=reason,
-                metrics={},
-                train_throughput=None,
-                eval_throughput=None,
-                wall_time=None,
-                epochs_done=None,
-            )
+            finish_failed(self._store, int(run_id), reason)
+
+
+def finish_failed(store: Store, run_id: int, reason: str) -> None:
+    """Store the run `run_id` as failed for `reason`, with no metrics."""
+    store.finish_run(
+        run_id,
+        state=FAILED,
+        failure_reason=reason,
+        metrics={},
+        train_throughput=None,
+        eval_throughput=None,
+        wall_time=None,
+        epochs_done=None,
+    )

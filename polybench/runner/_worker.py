@@ -14,7 +14,7 @@ import signal
 import time
 import zlib
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -89,11 +89,24 @@ class Interrupts:
         self._fitting = False
 
     def install(self) -> None:
+        """Handle SIGINT and SIGTERM from now on (a worker process's entry point)."""
         try:
             signal.signal(signal.SIGINT, self._handle)
             signal.signal(signal.SIGTERM, self._handle)
         except ValueError:  # not the main thread: the caller handles interrupts
             logger.debug("signal handlers not installed (not the main thread)")
+
+    @contextmanager
+    def installed(self) -> Iterator[None]:
+        """Handle SIGINT and SIGTERM inside the block, then the caller's handlers again."""
+        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+        self.install()
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                with suppress(ValueError, TypeError):  # not the main thread / not set from Python
+                    signal.signal(sig, handler)
 
     def _handle(self, signum: int, frame: Any) -> None:
         first = not self.requested
@@ -124,6 +137,18 @@ class WorkerReport:
     trials: int = 0
     interrupted: bool = False
     storage_error: str | None = None  # why the worker stopped early: the database was lost
+
+
+@contextmanager
+def optuna_errors_only() -> Iterator[None]:
+    """Optuna logs only errors inside the block (its per-trial lines would interleave with the
+    progress table), then at the caller's level again."""
+    previous = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    try:
+        yield
+    finally:
+        optuna.logging.set_verbosity(previous)
 
 
 def open_optuna_storage(
@@ -198,7 +223,6 @@ class Worker:
         return self.report
 
     def _loop(self) -> WorkerReport:
-        optuna.logging.set_verbosity(optuna.logging.ERROR)
         while not self.interrupts.requested:
             busy = False
             for pair in self.plan.pairs:
@@ -332,9 +356,17 @@ class Worker:
         return self._studies[name]
 
     def _best_params(self, pair: PairPlan) -> dict[str, Any] | None:
-        study = self._search_study(pair)
-        complete = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
-        if not complete:
+        """The parameters of `pair`'s best search run (`stats.best_search_runs`, the rule the
+        report and the dashboard share), marked in the store as the one its confirm runs train.
+        The pick is made afresh (a top-up search may have found a better run)."""
+        from polybench.stats import best_search_runs
+
+        runs = self.store.runs(
+            study=self.config.name, task=pair.task.task, loss=pair.loss.loss, phase=SEARCH
+        )
+        runs = runs[runs["optuna_study"] == pair.search_study]
+        best = best_search_runs(runs, self.config.search.objectives[0], stored=False)
+        if best.empty:
             if pair.search_study not in self._no_best_warned:
                 self._no_best_warned.add(pair.search_study)
                 logger.warning(
@@ -342,16 +374,20 @@ class Worker:
                     pair.search_study,
                 )
             return None
-        sign = 1.0 if DIRECTIONS[self.config.search.objectives[0]] == "maximize" else -1.0
-        best = max(complete, key=lambda t: (sign * t.values[0], -t.number))
-        return dict(best.params)
+        run = best.iloc[0]
+        if not run["best_search"]:
+            self.store.mark_best_search(int(run["run_id"]))
+        slot = int(run["trial_number"])
+        trials = self._search_study(pair).get_trials(deepcopy=False)
+        latest = [t for t in _trials.latest_per_slot(trials) if _trials.origin(t) == slot]
+        return dict(latest[0].params)
 
     # -- objectives ----------------------------------------------------------------------------
 
     def _search_objective(self, pair: PairPlan, trial: optuna.Trial) -> Any:
         if _trials.ORIGIN not in trial.user_attrs:
             trials = trial.study.get_trials(deepcopy=False)
-            if _trials.over_budget(trials, trial._trial_id, pair):
+            if _trials.over_budget(trials, trial.number, pair):
                 trial.set_user_attr(_trials.SKIPPED, "the budget was filled by another worker")
                 raise TrialSkipped
         values = {param.name: param.suggest(trial) for param in pair.space}
@@ -378,11 +414,10 @@ class Worker:
             # Optuna created a fresh trial: there is no seed to confirm here.
             trial.set_user_attr(_trials.SKIPPED, "the confirm seed was taken by another worker")
             raise TrialSkipped
-        if _trials.ORIGIN not in trial.user_attrs:
-            frozen = self.storage.get_trial(trial._trial_id)
-            if _trials.duplicate_confirm(trial.study.get_trials(deepcopy=False), frozen):
-                trial.set_user_attr(_trials.SKIPPED, "this confirm seed was enqueued twice")
-                raise TrialSkipped
+        trials = trial.study.get_trials(deepcopy=False)
+        if not _trials.is_retry(trial) and _trials.duplicate_confirm(trials, trial):
+            trial.set_user_attr(_trials.SKIPPED, "this confirm seed was enqueued twice")
+            raise TrialSkipped
         values = {param.name: param.suggest(trial) for param in pair.space}
         loss_params, settings = pair.split(values)
         return self._train(
@@ -406,17 +441,63 @@ class Worker:
         seeds: ConfirmSeed,
         prune: bool,
     ) -> Any:
+        """Train one run of `trial`, store it and return the trial's objective value(s)."""
         from polybench.train import fit
 
         data_seed = self._data_seed(pair.task, seeds.data_seed)
         task = self._task(pair.task, data_seed)
-        options = _training_options(pair.task, settings)
+        run_id = self._start_run(pair, trial, phase, {**loss_params, **settings}, seeds, data_seed)
+        try:
+            with self.interrupts.fitting():
+                result = fit(
+                    task,
+                    pair.model,
+                    pair.loss.loss,
+                    loss_params,
+                    seed=seeds.init_seed,
+                    order_seed=seeds.order_seed,
+                    device=self.config.device,
+                    threads=self.config.threads,
+                    amp=self.config.amp,
+                    channels_last=self.config.channels_last,
+                    compile=self.config.compile,
+                    on_epoch=self._epoch_recorder(run_id, trial, prune),
+                    evaluate_test=phase == CONFIRM,
+                    **_training_options(pair.task, settings),
+                )
+        except StorageUnavailable:
+            raise
+        except optuna.exceptions.UpdateFinishedTrialError:
+            raise TrialTakenOver from None  # its run row is the retry's now: leave it alone
+        except KeyboardInterrupt:
+            self._finish_failed(run_id, "interrupted by the user; runs again on resume")
+            _trials.requeue(trial.study, trial, lost_worker=False)
+            raise TrialInterrupted from None
+        except Exception as error:
+            reason = f"{type(error).__name__}: {error}"
+            logger.warning("%s trial %d failed: %s", trial.study.study_name, trial.number, reason)
+            self._finish_failed(run_id, reason)
+            trial.set_user_attr("failure_reason", reason)
+            trial.set_user_attr(_trials.EPOCHS, 0)
+            raise TrialFailed(reason) from None
+        return self._finish(run_id, trial, phase, result)
+
+    def _start_run(
+        self,
+        pair: PairPlan,
+        trial: optuna.Trial,
+        phase: str,
+        params: dict[str, Any],
+        seeds: ConfirmSeed,
+        data_seed: int,
+    ) -> int:
+        """Store the run of `trial`'s slot as running (a retry rewrites its slot's row)."""
         run_id = self.store.start_run(
             study=self.config.name,
             task=pair.task.task,
             model=pair.model,
             loss=pair.loss.loss,
-            params={**loss_params, **settings},
+            params=params,
             seed=seeds.seed,
             seeds={
                 "init_seed": seeds.init_seed,
@@ -425,15 +506,19 @@ class Worker:
             },
             phase=phase,
             optuna_study=trial.study.study_name,
-            trial_number=int(trial.user_attrs.get(_trials.ORIGIN, trial.number)),
+            trial_number=_trials.origin(trial),
             environment=_environment(self.config.device),
         )
         self._run_id = run_id
         trial.set_user_attr(_trials.RUN_ID, run_id)
-        objectives = self.config.search.objectives
-        # The pruner watches the study's own objective; Optuna's pruners read its direction
-        # from the study (maximize for accuracy and F1, minimize for loss and ECE).
-        watched = objectives[0]
+        return run_id
+
+    def _epoch_recorder(
+        self, run_id: int, trial: optuna.Trial, prune: bool
+    ) -> Callable[[Any], bool]:
+        """`fit`'s `on_epoch`: store each epoch; when `prune`, report the study's objective
+        to the pruner (which reads its direction from the study) and say whether to stop."""
+        watched = self.config.search.objectives[0]
 
         def on_epoch(record: Any) -> bool:
             self.store.record_epoch(
@@ -457,40 +542,13 @@ class Worker:
             trial.report(float(value), record.epoch)
             return trial.should_prune()
 
-        try:
-            with self.interrupts.fitting():
-                result = fit(
-                    task,
-                    pair.model,
-                    pair.loss.loss,
-                    loss_params,
-                    seed=seeds.init_seed,
-                    order_seed=seeds.order_seed,
-                    device=self.config.device,
-                    threads=self.config.threads,
-                    amp=self.config.amp,
-                    channels_last=self.config.channels_last,
-                    compile=self.config.compile,
-                    on_epoch=on_epoch,
-                    evaluate_test=phase == CONFIRM,
-                    **options,
-                )
-        except StorageUnavailable:
-            raise
-        except optuna.exceptions.UpdateFinishedTrialError:
-            raise TrialTakenOver from None  # its run row is the retry's now: leave it alone
-        except KeyboardInterrupt:
-            self._finish_failed(run_id, "interrupted by the user; runs again on resume")
-            _trials.requeue(trial.study, self.storage.get_trial(trial._trial_id), lost_worker=False)
-            raise TrialInterrupted from None
-        except Exception as error:
-            reason = f"{type(error).__name__}: {error}"
-            logger.warning("%s trial %d failed: %s", trial.study.study_name, trial.number, reason)
-            self._finish_failed(run_id, reason)
-            trial.set_user_attr("failure_reason", reason)
-            trial.set_user_attr(_trials.EPOCHS, 0)
-            raise TrialFailed(reason) from None
+        return on_epoch
 
+    def _finish(self, run_id: int, trial: optuna.Trial, phase: str, result: Any) -> Any:
+        """Store `result` on the run and turn it into `trial`'s outcome: its objective
+        value(s), or TrialPruned / TrialFailed. A complete run whose objective is not finite
+        is stored as failed."""
+        objectives = self.config.search.objectives
         metrics = dict(result.metrics)
         state, reason = result.state, result.failure_reason
         if phase == SEARCH:
@@ -527,19 +585,11 @@ class Worker:
 
     def _taken_over(self, trial: optuna.Trial) -> bool:
         """Whether `trial`, still running here, was finished by another worker's stale check."""
-        return self.storage.get_trial(trial._trial_id).state == TrialState.FAIL
+        stored = [t for t in trial.study.get_trials(deepcopy=False) if t.number == trial.number]
+        return bool(stored) and stored[0].state == TrialState.FAIL
 
     def _finish_failed(self, run_id: int, reason: str) -> None:
-        self.store.finish_run(
-            run_id,
-            state=FAILED,
-            failure_reason=reason,
-            metrics={},
-            train_throughput=None,
-            eval_throughput=None,
-            wall_time=None,
-            epochs_done=None,
-        )
+        _trials.finish_failed(self.store, run_id, reason)
 
     def _give_back(self, trial: optuna.Trial, error: StorageUnavailable) -> None:
         """After the database was lost mid-trial: put the trial back in the queue (not a
@@ -548,10 +598,9 @@ class Worker:
         run_id, self._run_id = self._run_id, None
         try:
             with self.store.retry.brief(GIVE_BACK_SECONDS):
-                frozen = self.storage.get_trial(trial._trial_id)
-                _trials.requeue(trial.study, frozen, lost_worker=False)
-                self.storage.set_trial_user_attr(trial._trial_id, "failure_reason", str(error))
-                self.storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+                _trials.requeue(trial.study, trial, lost_worker=False)
+                trial.set_user_attr("failure_reason", str(error))
+                trial.study.tell(trial, state=TrialState.FAIL)
                 if run_id is not None:
                     self._finish_failed(
                         run_id, "the results database was unreachable; runs again on resume"

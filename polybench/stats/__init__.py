@@ -11,6 +11,8 @@ Pure functions over the runs frame of `polybench.db.Store.runs()` (they never to
   verdict: better, worse, equivalent or inconclusive.
 - `paired_power`, `detectable_effect`, `minimum_detectable_difference`, `seeds_needed`: power
   of the paired t-test from the noncentral t distribution.
+- `best_search_runs`: the search run of each (task, loss) whose parameters are confirmed, the
+  one rule the runner, the report and the dashboard share.
 - `confirm_groups`: confirm runs grouped by the parameters they confirmed (a top-up that changed
   the best setting starts a new group; only the current group is compared).
 - `friedman`, `wilcoxon_vs_baseline`: average ranks across tasks, Friedman and Iman–Davenport
@@ -31,6 +33,7 @@ With too few seeds (n < 2) or tasks (< 2) the numbers are NaN and a `note` says 
 from polybench.stats._baseline import (
     ALPHA,
     BASELINE,
+    COMPARISON_COLUMNS,
     VERDICTS,
     Comparison,
     Equivalence,
@@ -57,7 +60,7 @@ from polybench.stats._budget import (
     search_repeat,
     search_spread,
 )
-from polybench.stats._groups import confirm_groups, current_confirm_group
+from polybench.stats._groups import best_search_runs, confirm_groups, current_confirm_group
 from polybench.stats._improvement import (
     improvement_over_baseline,
     interquartile_mean,
@@ -118,6 +121,7 @@ __all__ = [
     "BASELINE",
     "BOOTSTRAP_RESAMPLES",
     "BOOTSTRAP_SEED",
+    "COMPARISON_COLUMNS",
     "CONFIDENCE",
     "EXPECTED_BEST_COLUMNS",
     "LEDGER_COLUMNS",
@@ -135,6 +139,7 @@ __all__ = [
     "Metric",
     "TTest",
     "accuracy_throughput_front",
+    "best_search_runs",
     "bootstrap_description",
     "bootstrap_difference_interval",
     "bootstrap_interval",

@@ -5,8 +5,9 @@ resumed study's extra search trials change that best setting, the next confirm r
 parameters. Their runs form a new *confirm group*: same task, loss and stored `params`. The
 statistics use one group per (task, loss), the *current* one:
 
-1. the group whose params equal those of the best complete search run (by the search
-   objective, ties to the earliest run, as the runner picks it), when there is one;
+1. the group whose params equal those of the best search run (`best_search_runs`: the run
+   the runner marked as it picked the confirm parameters, else the best by the search
+   objective, ties to the earliest run), when there is one;
 2. otherwise the group of the newest confirm run (a baseline added only for the confirm phase
    has no search runs).
 
@@ -19,7 +20,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from polybench.vocab import ACCURACY, COMPLETE, CONFIRM, FAILED, SEARCH
+from polybench.stats._search import search_runs
+from polybench.vocab import ACCURACY, COMPLETE, CONFIRM, FAILED, higher_is_better
 
 GROUP_COLUMNS = [
     "task",
@@ -34,24 +36,44 @@ GROUP_COLUMNS = [
 ]
 
 
-def _best_search_params(runs: pd.DataFrame, objective: str, higher_is_better: bool) -> dict:
-    search = runs
-    if "phase" in runs:
-        search = search[search["phase"] == SEARCH]
-    if "state" in runs:
-        search = search[search["state"] == COMPLETE]
-    if objective not in search or "params" not in search:
-        return {}
+def best_search_runs(
+    runs: pd.DataFrame,
+    objective: str = ACCURACY.val_column,
+    higher: bool | None = None,
+    *,
+    stored: bool = True,
+) -> pd.DataFrame:
+    """The best search run of each (task, loss): its row of `runs`, indexed by (task, loss).
+
+    The one rule that the runner (whose confirm runs train this run's parameters), the report
+    and the dashboard share: the complete search run with the best `objective` value, ties to
+    the earliest run. The runner stores its pick (`best_search`); with `stored` (the readers'
+    default) a stored pick wins, so a report made while a top-up search runs still names the
+    run that was confirmed. `higher` (is better) defaults to the objective's direction
+    (`vocab.higher_is_better`).
+    """
+    higher = higher_is_better(objective) if higher is None else higher
+    search = search_runs(runs)
+    if objective not in search or search.empty:
+        return search.iloc[0:0].set_index(["task", "loss"])
     search = search.dropna(subset=[objective])
-    order = "run_id" if "run_id" in search else None
-    best = {}
-    for key, group in search.groupby(["task", "loss"], sort=True):
-        if order:
-            group = group.sort_values(order, kind="stable")
+    if "run_id" in search:
+        search = search.sort_values("run_id", kind="stable")
+    best = []
+    for _, group in search.groupby(["task", "loss"], sort=True):
+        if stored and "best_search" in group and group["best_search"].any():
+            group = group[group["best_search"].astype(bool)]
         values = group[objective].to_numpy(np.float64)
-        index = int(np.argmax(values) if higher_is_better else np.argmin(values))
-        best[key] = group["params"].iloc[index]
-    return best
+        best.append(group.iloc[int(np.argmax(values) if higher else np.argmin(values))])
+    columns = list(search.columns)
+    return pd.DataFrame(best, columns=columns).set_index(["task", "loss"])
+
+
+def _best_search_params(runs: pd.DataFrame, objective: str, higher_is_better: bool) -> dict:
+    if "params" not in runs:
+        return {}
+    best = best_search_runs(runs, objective, higher_is_better)
+    return dict(zip(best.index, best["params"], strict=True))
 
 
 def confirm_groups(

@@ -1,0 +1,50 @@
+"""Properties of polybench's own source that keep it safe to change, checked on its syntax tree."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "polybench"
+
+
+def _modules(*parts: str) -> list[Path]:
+    root = PACKAGE.joinpath(*parts)
+    return [root] if root.suffix == ".py" else sorted(root.rglob("*.py"))
+
+
+def test_optunas_private_trial_fields_are_never_read():
+    """Trial numbers and user attributes carry the runner's bookkeeping: Optuna's internal ids
+    and system attributes change between its versions."""
+    private = {"_trial_id", "system_attrs"}
+    found = [
+        f"{path.relative_to(PACKAGE.parent)}:{node.lineno} .{node.attr}"
+        for path in _modules()
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Attribute) and node.attr in private
+    ]
+    assert found == []
+
+
+def _body_lines(function: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
+    """Lines from a function's first statement after its docstring to its end."""
+    body = function.body
+    has_docstring = (
+        len(body) > 1 and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+    )
+    first = body[1] if has_docstring else body[0]
+    assert function.end_lineno is not None
+    return function.end_lineno - first.lineno + 1
+
+
+def test_no_function_in_the_hot_paths_is_longer_than_a_screen():
+    """Training, the runner, the report and the CLI are where changes land most: each function
+    fits in a head (at most 60 lines of code below its docstring)."""
+    long = [
+        f"{path.relative_to(PACKAGE.parent)}:{node.lineno} {node.name} ({_body_lines(node)} lines)"
+        for part in ("train.py", "runner", "report", "cli")
+        for path in _modules(part)
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and _body_lines(node) > 60
+    ]
+    assert long == []
