@@ -278,6 +278,36 @@ def test_a_sqlite_lock_held_mid_trial_is_waited_out_and_loses_nothing(
 
 
 @pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage:UserWarning")
+def test_no_trial_is_failed_as_stale_right_after_this_process_was_held_up(sqlite_url: str):
+    # A lock longer than the grace period held up every worker's heartbeats: the first worker
+    # through must not fail the others' trials (that spent their one retry and crashed them).
+    from polybench.runner._storage import RetryingRDBStorage
+
+    open_store(sqlite_url).close()
+    storage = RetryingRDBStorage(
+        sqlite_url, retry=StorageRetry(), heartbeat_interval=1, grace_period=2,
+        engine_kwargs={"connect_args": {"timeout": 60}},
+    )  # fmt: skip
+    study = optuna.create_study(study_name="stale", storage=storage)
+    trial = study.ask()  # another worker's trial: its heartbeats stop during the lock
+    storage.record_heartbeat(trial._trial_id)
+    holder = sqlite3.connect(
+        make_url(sqlite_url).database, isolation_level=None, check_same_thread=False
+    )
+    holder.execute("BEGIN EXCLUSIVE")
+    threading.Timer(3.0, holder.rollback).start()
+    study.set_user_attr("written", "after the lock")  # waits 3 s for the lock
+    optuna.storages.fail_stale_trials(study)
+    assert study.trials[0].state == TrialState.RUNNING  # stale by 3 s, but spared
+    time.sleep(2.2)  # one grace period without a hold-up: now a silent worker is a dead one
+    optuna.storages.fail_stale_trials(study)
+    assert study.trials[0].state == TrialState.FAIL
+    holder.close()
+
+
+@pytest.mark.slow
 @pytest.mark.postgres
 def test_terminated_backends_mid_trial_lose_nothing(tmp_path: Path, pg_url: str):
     path = study_file(tmp_path, "cut")
