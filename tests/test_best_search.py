@@ -93,3 +93,11 @@ def test_the_runner_report_and_dashboard_pick_the_same_best_search_run(url: str)
     # The runner itself decides afresh (a top-up search may have found a better run).
     fresh = stats.best_search_runs(report.runs(url, "pick"), "val_macro_f1", stored=False)
     assert sorted(fresh["run_id"]) == by_f1
+
+
+def test_the_progress_table_shows_the_best_search_value_of_the_objective(url: str):
+    from polybench.config import parse_study
+    from polybench.runner import build_plan, progress_frame
+
+    frame = progress_frame(report.runs(url, "pick"), build_plan(parse_study(STUDY)))
+    assert list(frame["best_value"]) == [0.80, 0.80]  # macro-F1, the objective

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from polybench.config import DIRECTIONS
 from polybench.runner._plan import StudyPlan
 from polybench.vocab import (
     COMPLETE,
@@ -53,8 +52,9 @@ def progress_frame(runs: pd.DataFrame, plan: StudyPlan, workers: int = 1) -> pd.
 
     The ETA assumes `workers` workers and the mean wall time of the finished runs.
     """
+    from polybench.stats import best_search_runs
+
     objective = plan.config.search.objectives[0]
-    sign = 1.0 if DIRECTIONS[objective] == "maximize" else -1.0
     finished_all = runs[runs["state"].isin(FINISHED_STATES)] if len(runs) else runs
     mean_time = (
         float(finished_all["wall_time"].dropna().mean())
@@ -69,9 +69,9 @@ def progress_frame(runs: pd.DataFrame, plan: StudyPlan, workers: int = 1) -> pd.
         confirm = mine[mine["phase"] == CONFIRM] if len(mine) else mine
         done_search = int(search["state"].isin(FINISHED_STATES).sum()) if len(search) else 0
         done_confirm = int((confirm["state"] == COMPLETE).sum()) if len(confirm) else 0
-        complete = search[search["state"] == COMPLETE] if len(search) else search
-        values = complete[objective].dropna() if len(complete) else pd.Series(dtype=float)
-        best = float((sign * values).max() * sign) if len(values) else math.nan
+        # the best so far, a top-up's new trials included (not the stored pick)
+        chosen = best_search_runs(search, objective, stored=False) if len(search) else search
+        best = float(chosen[objective].iloc[0]) if len(chosen) else math.nan
         remaining = max(0, pair.trials - done_search) + max(
             0, len(pair.confirm_seeds) - done_confirm
         )
