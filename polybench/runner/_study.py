@@ -13,7 +13,8 @@ import multiprocessing
 import os
 import signal
 import time
-from contextlib import nullcontext
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -146,11 +147,13 @@ def run_study(
         )
 
     started = time.monotonic()
-    store = open_store(url, retry=StorageRetry(storage_retry))
+    with _resumable():  # a lock or outage at start-up: one line that says what to do
+        store = open_store(url, retry=StorageRetry(storage_retry))
     try:
-        store.ensure_study(config.name, config.text or config.model_dump_json())
-        # Creating Optuna's tables once here keeps parallel workers from racing to do it.
-        optuna_storage = open_optuna_storage(url, config, store)
+        with _resumable():
+            store.ensure_study(config.name, config.text or config.model_dump_json())
+            # Creating Optuna's tables once here keeps parallel workers from racing to do it.
+            optuna_storage = open_optuna_storage(url, config, store)
         interrupts = Interrupts()
         live = _live_progress(store, plan, layout, console) if progress else nullcontext()
         # Signal handlers and Optuna's log level are the caller's again once the study stops.
@@ -174,6 +177,17 @@ def run_study(
         )
     finally:
         store.close()
+
+
+@contextmanager
+def _resumable() -> Iterator[None]:
+    """StorageUnavailable from the block says that running the same command again resumes."""
+    from polybench.db._retry import StorageUnavailable
+
+    try:
+        yield
+    except StorageUnavailable as error:
+        raise StorageUnavailable(f"{error}; {_RESUME}") from error
 
 
 def _live_progress(
