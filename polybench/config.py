@@ -13,16 +13,16 @@ given and what is allowed, with the closest valid names for a misspelling.
 from __future__ import annotations
 
 import contextlib
-import difflib
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
+from polybench.errors import UnknownName, did_you_mean
 from polybench.vocab import DEFAULT_METRIC, OBJECTIVES, VAL_PREFIX
 
 __all__ = [
@@ -101,11 +101,6 @@ class ConfigError(ValueError):
             key = f"{problem.key}: " if problem.key else ""
             lines.append(f"{where}: {key}{problem.message}")
         return "\n".join(lines)
-
-
-def _closest(name: str, names: Iterable[str]) -> str:
-    near = difflib.get_close_matches(str(name), list(names), n=3, cutoff=0.5)
-    return f" Did you mean {', '.join(repr(n) for n in near)}?" if near else ""
 
 
 def _key_path(loc: Sequence[str | int]) -> str:
@@ -598,7 +593,9 @@ def _from_pydantic(item: Mapping[str, Any], line_of: Any) -> Problem:
     if kind == "extra_forbidden":
         allowed = _allowed_keys(loc[:-1])
         name = str(loc[-1])
-        message = f"unknown key {name!r}; allowed: {', '.join(allowed)}." + _closest(name, allowed)
+        message = f"unknown key {name!r}; allowed: {', '.join(allowed)}." + did_you_mean(
+            name, allowed
+        )
     elif kind == "missing":
         message = "is required."
     else:
@@ -630,13 +627,13 @@ def _semantic_problems(config: StudyConfig) -> list[tuple[tuple[str | int, ...],
         add(
             ("search", "sampler"),
             f"unknown sampler {search.sampler!r}; allowed: {', '.join(SAMPLERS)}."
-            + _closest(search.sampler, SAMPLERS),
+            + did_you_mean(search.sampler, SAMPLERS),
         )
     if search.pruner not in PRUNERS:
         add(
             ("search", "pruner"),
             f"unknown pruner {search.pruner!r}; allowed: {', '.join(PRUNERS)}."
-            + _closest(search.pruner, PRUNERS),
+            + did_you_mean(search.pruner, PRUNERS),
         )
     found.extend(_metric_problems(search))
 
@@ -649,7 +646,7 @@ def _semantic_problems(config: StudyConfig) -> list[tuple[tuple[str | int, ...],
             add(
                 loc,
                 f"cannot tune {name!r}; the shared tune space allows: "
-                f"{', '.join(TUNABLE_SETTINGS)}." + _closest(name, TUNABLE_SETTINGS),
+                f"{', '.join(TUNABLE_SETTINGS)}." + did_you_mean(name, TUNABLE_SETTINGS),
             )
             continue
         found.extend(((*loc, *sub), message) for sub, message in spec.problems())
@@ -697,7 +694,7 @@ def _metric_problems(search: SearchSpec) -> list[tuple[tuple[str | int, ...], st
                 (
                     loc,
                     f"unknown metric {name!r}; allowed: {', '.join(DIRECTIONS)}."
-                    + _closest(name, DIRECTIONS),
+                    + did_you_mean(name, DIRECTIONS),
                 )
             )
         elif index == 0 and not name.startswith(VAL_PREFIX):
@@ -736,7 +733,7 @@ def _tasks_problems(config: StudyConfig) -> list[tuple[tuple[str | int, ...], st
                 (
                     (*loc, "task"),
                     f"unknown task {spec.task!r}; allowed: {', '.join(sorted(TASKS))}."
-                    + _closest(spec.task, TASKS),
+                    + did_you_mean(spec.task, TASKS),
                 )
             )
         elif spec.task in seen:
@@ -757,7 +754,7 @@ def _tasks_problems(config: StudyConfig) -> list[tuple[tuple[str | int, ...], st
                 (
                     (*loc, "model"),
                     f"unknown model {spec.model!r}; allowed: {', '.join(sorted(MODELS))}."
-                    + _closest(spec.model, MODELS),
+                    + did_you_mean(spec.model, MODELS),
                 )
             )
         else:
@@ -784,14 +781,11 @@ def _task_option_problems(
     for name, value in spec.options.items():
         try:
             validate_task_options(spec.task, {**given_required, name: value})
+        except UnknownName as error:
+            fields = ", ".join(TaskSpec.model_fields)
+            found.append(((*loc, name), error.render(also=f"; a task entry also takes: {fields}")))
         except ValueError as error:
-            message = str(error)
-            if "has no option" in message:
-                head, _, hint = message.partition(" Did you mean")
-                fields = ", ".join(TaskSpec.model_fields)
-                message = f"{head.rstrip('.')}; a task entry also takes: {fields}."
-                message += f" Did you mean{hint}" if hint else ""
-            found.append(((*loc, name), message))
+            found.append(((*loc, name), str(error)))
     return found
 
 
@@ -834,7 +828,7 @@ def _training_problems(
             (
                 (*loc, "optimizer", "name"),
                 f"unknown optimizer {name!r}; allowed: {', '.join(OPTIMIZERS)}."
-                + _closest(name, OPTIMIZERS),
+                + did_you_mean(name, OPTIMIZERS),
             )
         )
     if spec.schedule is not None and spec.schedule not in SCHEDULES:
@@ -842,7 +836,7 @@ def _training_problems(
             (
                 (*loc, "schedule"),
                 f"unknown schedule {spec.schedule!r}; allowed: {', '.join(SCHEDULES)}."
-                + _closest(spec.schedule, SCHEDULES),
+                + did_you_mean(spec.schedule, SCHEDULES),
             )
         )
     return found
@@ -861,7 +855,7 @@ def _losses_problems(config: StudyConfig) -> list[tuple[tuple[str | int, ...], s
                 (
                     (*loc, "loss"),
                     f"unknown loss {spec.loss!r}; allowed: {', '.join(LOSSES)}."
-                    + _closest(spec.loss, LOSSES),
+                    + did_you_mean(spec.loss, LOSSES),
                 )
             )
             continue
@@ -903,7 +897,7 @@ def _losses_problems(config: StudyConfig) -> list[tuple[tuple[str | int, ...], s
                     (
                         where,
                         f"{spec.loss} {what} {name!r}; tunable: "
-                        f"{', '.join(tunable) or '(none)'}." + _closest(name, tunable),
+                        f"{', '.join(tunable) or '(none)'}." + did_you_mean(name, tunable),
                     )
                 )
                 continue
@@ -936,7 +930,8 @@ def _range_problems(
         return [
             (
                 (*where, "values", position),
-                f"{value!r} is not one of {list(hp.choices)}." + _closest(str(value), hp.choices),
+                f"{value!r} is not one of {list(hp.choices)}."
+                + did_you_mean(str(value), hp.choices),
             )
             for position, value in enumerate(search_range.values)
             if value not in hp.choices

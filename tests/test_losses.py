@@ -299,10 +299,10 @@ def test_epsilon_below_minus_one_and_label_smoothing_above_one_are_rejected():
 def test_unknown_loss_name_suggests_the_closest_names():
     with pytest.raises(ValueError) as error:
         build_loss("poly1_crossentropy")
-    _assert_names(error, "'poly1_crossentropy'", "did you mean 'poly1_cross_entropy'", "focal")
+    _assert_names(error, "'poly1_crossentropy'", "Did you mean 'poly1_cross_entropy'", "focal")
     with pytest.raises(ValueError) as error:
         get_loss_class("sigmoid_focall")
-    _assert_names(error, "did you mean 'sigmoid_focal'")
+    _assert_names(error, "Did you mean 'sigmoid_focal'")
     with pytest.raises(ValueError) as error:
         validate_params("xyz", {})
     _assert_names(error, "Unknown loss 'xyz'", "cross_entropy")
@@ -311,7 +311,7 @@ def test_unknown_loss_name_suggests_the_closest_names():
 def test_unknown_parameter_suggests_the_closest_parameter():
     with pytest.raises(ValueError) as error:
         build_loss("poly1_focal", epsilom=1.0)
-    _assert_names(error, "poly1_focal", "'epsilom'", "did you mean 'epsilon'", "gamma")
+    _assert_names(error, "poly1_focal", "'epsilom'", "Did you mean 'epsilon'", "gamma")
     with pytest.raises(ValueError) as error:
         validate_params("cross_entropy", {"gamma": 2.0})
     _assert_names(error, "cross_entropy", "'gamma'", "label_smoothing")
@@ -729,10 +729,12 @@ def test_readme_losses_example_runs():
 # kernel. Both must give the same values and gradients.
 
 SHORT_PATH_LOSSES = {
-    "poly1_cross_entropy": {"epsilon": 1.7},
-    "polyn_cross_entropy": {"epsilons": [0.5, -0.3, 0.2]},
-    "focal": {"gamma": 2.0},
-    "poly1_focal": {"gamma": 1.5, "epsilon": -0.6},
+    "poly1_cross_entropy": ("poly1_cross_entropy", {"epsilon": 1.7}),
+    "polyn_cross_entropy": ("polyn_cross_entropy", {"epsilons": [0.5, -0.3, 0.2]}),
+    "focal": ("focal", {"gamma": 2.0}),  # the default gamma has a form of its own
+    "focal_gamma_3": ("focal", {"gamma": 3.0}),
+    "poly1_focal": ("poly1_focal", {"gamma": 1.5, "epsilon": -0.6}),
+    "poly1_focal_gamma_2": ("poly1_focal", {"gamma": 2.0, "epsilon": 1.3}),
 }
 
 
@@ -753,13 +755,14 @@ def general_path(monkeypatch, loss, logits, target):
         return value_and_grad(loss, logits, target)
 
 
-@pytest.mark.parametrize("name", sorted(SHORT_PATH_LOSSES))
+@pytest.mark.parametrize("case", sorted(SHORT_PATH_LOSSES))
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("shape", [(9, 5), (4, 5, 3)])
-def test_short_path_equals_the_fused_kernel(monkeypatch, name, reduction, weighted, shape):
+def test_short_path_equals_the_fused_kernel(monkeypatch, case, reduction, weighted, shape):
     logits, target = make_inputs(shape, ignore=True, seed=21)
-    loss = build_loss(name, reduction=reduction, **SHORT_PATH_LOSSES[name])
+    name, params = SHORT_PATH_LOSSES[case]
+    loss = build_loss(name, reduction=reduction, **params)
     if weighted:
         loss.weight = torch.tensor([0.5, 2.0, 1.0, 0.1, 3.0], dtype=torch.float64)
     short = value_and_grad(loss, logits, target)
@@ -768,14 +771,41 @@ def test_short_path_equals_the_fused_kernel(monkeypatch, name, reduction, weight
     torch.testing.assert_close(short, general)
 
 
-@pytest.mark.parametrize("name", sorted(SHORT_PATH_LOSSES))
+@pytest.mark.parametrize("case", sorted(SHORT_PATH_LOSSES))
 @pytest.mark.parametrize("reduction", ["mean", "none"])
-def test_short_path_passes_gradcheck_in_float64(name, reduction):
+def test_short_path_passes_gradcheck_in_float64(case, reduction):
     logits, target = make_inputs((5, 4, 2), ignore=True, seed=22)
-    loss = build_loss(name, reduction=reduction, **SHORT_PATH_LOSSES[name])
+    name, params = SHORT_PATH_LOSSES[case]
+    loss = build_loss(name, reduction=reduction, **params)
     loss.weight = torch.tensor([0.5, 2.0, 1.0, 1.5], dtype=torch.float64)
     assert took_short_path(loss(logits, target))
     assert torch.autograd.gradcheck(lambda z: loss(z, target), (logits,))
+
+
+@pytest.mark.parametrize(
+    ("name", "built", "changes"),
+    [
+        ("poly1_cross_entropy", {"epsilon": 1.0}, {"epsilon": -0.5}),
+        ("polyn_cross_entropy", {"epsilons": [1.0]}, {"epsilons": (0.5, 0.25)}),
+        ("focal", {"gamma": 2.0}, {"gamma": 0.5}),
+        ("poly1_focal", {"epsilon": 1.0}, {"epsilon": 2.0, "gamma": 3.0}),
+        ("poly1_cross_entropy", {}, {"label_smoothing": 0.2}),
+        ("focal", {}, {"alpha": torch.tensor([0.5, 2.0, 1.0, 0.1, 3.0], dtype=torch.float64)}),
+    ],
+)
+def test_a_reassigned_setting_is_honoured_on_the_short_path(name, built, changes):
+    # A module builds its short path's per-class form once; reassigning a setting rebuilds it
+    # (or, for smoothing and alpha, turns the short path off).
+    logits, target = make_inputs((6, 5), ignore=True, seed=24)
+    loss = build_loss(name, **built)
+    loss(logits, target)
+    for key, value in changes.items():
+        setattr(loss, key, value)
+    fresh = build_loss(name, **{**built, **changes})
+    torch.testing.assert_close(
+        value_and_grad(loss, logits, target), value_and_grad(fresh, logits, target)
+    )
+    assert took_short_path(loss(logits, target)) == took_short_path(fresh(logits, target))
 
 
 def test_large_inputs_take_the_fused_kernel_and_cross_entropy_is_torchs():

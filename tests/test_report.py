@@ -402,7 +402,7 @@ def test_export_filters_and_bad_extension(synth_url, tmp_path):
     assert set(back["loss"]) == {"focal"} and set(back["phase"]) == {"confirm"}
     assert set(curves["run_id"]) == set(back["run_id"])
     assert [c for c in back.columns if c.startswith("param_")] == ["param_gamma"]
-    with pytest.raises(ValueError, match=r"unknown phase 'serch'.*Did you mean 'search'"):
+    with pytest.raises(ValueError, match=r"Unknown phase 'serch'.*Did you mean 'search'"):
         report.export(synth_url, "synth", tmp_path / "x.csv", phase="serch")
     with pytest.raises(ValueError, match=r"unknown extension '\.txt'; expected one of \.csv"):
         report.export(synth_url, "synth", tmp_path / "runs.txt")

@@ -60,6 +60,12 @@ class TrialInterrupted(Exception):
     """The user interrupted the trial; it was queued again for the next run."""
 
 
+class TrialTakenOver(Exception):
+    """Another worker failed this trial as stale and queued it again: this worker's heartbeats
+    could not be written (the database was locked or unreachable for longer than the grace
+    period) while it was still training. This worker leaves the trial and its run alone."""
+
+
 class StorageLost(BaseException):
     """The results database stayed unreachable; the worker stops.
 
@@ -265,20 +271,35 @@ class Worker:
         return "done"
 
     def _optimize(self, study: optuna.Study, objective: Callable[[optuna.Trial], Any]) -> None:
+        running: list[optuna.Trial] = []
+
         def guarded(trial: optuna.Trial) -> Any:
             self._run_id = None
+            running.append(trial)
             try:
                 return objective(trial)
             except StorageUnavailable as error:
                 self._give_back(trial, error)
                 raise StorageLost(error) from None
+            except optuna.exceptions.UpdateFinishedTrialError:
+                raise TrialTakenOver from None
 
-        study.optimize(
-            guarded,
-            n_trials=1,
-            catch=(TrialSkipped, TrialFailed, TrialInterrupted),
-            gc_after_trial=False,
-        )
+        try:
+            study.optimize(
+                guarded,
+                n_trials=1,
+                catch=(TrialSkipped, TrialFailed, TrialInterrupted, TrialTakenOver),
+                gc_after_trial=False,
+            )
+        except ValueError:  # Optuna's "Cannot tell a FAIL trial": it was taken over
+            if not running or not self._taken_over(running[0]):
+                raise
+            logger.warning(
+                "%s trial %d: another worker retried it while this worker could not write to "
+                "the database (its heartbeats went stale); this worker leaves it",
+                study.study_name,
+                running[0].number,
+            )
         self.report.trials += 1
         if self.on_trial is not None:
             self.on_trial()
@@ -446,6 +467,8 @@ class Worker:
                 )
         except StorageUnavailable:
             raise
+        except optuna.exceptions.UpdateFinishedTrialError:
+            raise TrialTakenOver from None  # its run row is the retry's now: leave it alone
         except KeyboardInterrupt:
             self._finish_failed(run_id, "interrupted by the user; runs again on resume")
             _trials.requeue(trial.study, trial, lost_worker=False)
@@ -559,6 +582,11 @@ class Worker:
             result.train_throughput if m == TRAIN_THROUGHPUT else metrics[m] for m in objectives
         ]
         return values[0] if len(values) == 1 else values
+
+    def _taken_over(self, trial: optuna.Trial) -> bool:
+        """Whether `trial`, still running here, was finished by another worker's stale check."""
+        stored = [t for t in trial.study.get_trials(deepcopy=False) if t.number == trial.number]
+        return bool(stored) and stored[0].state == TrialState.FAIL
 
     def _finish_failed(self, run_id: int, reason: str) -> None:
         _trials.finish_failed(self.store, run_id, reason)
