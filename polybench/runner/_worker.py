@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import optuna
 from optuna.trial import TrialState
 
-from polybench.config import DIRECTIONS, StudyConfig, TaskSpec
+from polybench.config import DIRECTIONS, StudyConfig, TaskEntry
 from polybench.db._retry import StorageRetry, StorageUnavailable
 from polybench.runner import _trials
 from polybench.runner._plan import ConfirmSeed, PairPlan, StudyPlan
@@ -608,14 +608,14 @@ class Worker:
         except Exception as cleanup:
             logger.info("could not give the trial back yet (%s); the next run retries it", cleanup)
 
-    def _data_seed(self, spec: TaskSpec, varied: int | None) -> int:
+    def _data_seed(self, spec: TaskEntry, varied: int | None) -> int:
         """The split's seed: a confirm seed's own when `split` is varied, else the task's
         `data_seed` option, else the study seed."""
         if varied is not None:
             return varied
         return int(spec.options.get("data_seed", self.config.seed))
 
-    def _task(self, spec: TaskSpec, data_seed: int) -> Any:
+    def _task(self, spec: TaskEntry, data_seed: int) -> Any:
         key = (spec.task, data_seed)
         if key not in self._tasks:
             from polybench.tasks import load_task
@@ -626,7 +626,7 @@ class Worker:
         return self._tasks[key]
 
 
-def record_loss_costs(store: Any, config: StudyConfig, spec: TaskSpec, task: Any) -> None:
+def record_loss_costs(store: Any, config: StudyConfig, spec: TaskEntry, task: Any) -> None:
     """Measure and store the study's loss cost ratios for this task, unless a worker already
     did: forward + backward of each loss (its fixed params) against cross-entropy on logits of
     the task's batch shape, on this worker's device. Never stops the study: a failure is logged.
@@ -660,7 +660,7 @@ def record_loss_costs(store: Any, config: StudyConfig, spec: TaskSpec, task: Any
         logger.warning("loss cost ratios for task %s not measured: %s", spec.task, error)
 
 
-def _training_options(spec: TaskSpec, settings: dict[str, Any]) -> dict[str, Any]:
+def _training_options(spec: TaskEntry, settings: dict[str, Any]) -> dict[str, Any]:
     """Keyword arguments of `fit` from the task entry, overridden by tuned settings."""
     options: dict[str, Any] = {
         "epochs": spec.epochs,
