@@ -31,7 +31,7 @@ results: setup
 test: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto
 
 test-slow: setup
 	$(BIN)/pytest -m slow

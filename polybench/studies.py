@@ -58,14 +58,15 @@ def init_study(
         ValueError: for an unknown name (with the names there are).
         FileExistsError: when the file exists and `force` is False.
     """
-    import difflib
+    from polybench.errors import did_you_mean
 
     studies = example_studies()
     key = name.removesuffix(".yaml")
     if key not in studies:
-        near = difflib.get_close_matches(key, list(studies), n=3, cutoff=0.5)
-        hint = f" Did you mean {', '.join(map(repr, near))}?" if near else ""
-        raise ValueError(f"no example study {name!r}; examples: {', '.join(studies)}.{hint}")
+        raise ValueError(
+            f"no example study {name!r}; examples: {', '.join(studies)}."
+            + did_you_mean(key, studies)
+        )
     target = Path(directory) / f"{key}.yaml"
     if target.exists() and not force:
         raise FileExistsError(f"{target} exists; pass --force to overwrite it")

@@ -37,8 +37,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from polybench.errors import UnknownName
 from polybench.tasks import TaskData, load_task
-from polybench.tasks._options import closest
 from polybench.vocab import (
     ACCURACY,
     BALANCED_ACCURACY,
@@ -253,9 +253,7 @@ def build_optimizer(name: str, parameters, lr: float, weight_decay: float):
         return torch.optim.SGD(
             parameters, lr=lr, momentum=0.9, nesterov=True, weight_decay=weight_decay
         )
-    raise ValueError(
-        f"Unknown optimizer {name!r}; allowed: {', '.join(OPTIMIZERS)}." + closest(name, OPTIMIZERS)
-    )
+    raise UnknownName("optimizer", name, OPTIMIZERS)
 
 
 def lr_factor(schedule: str, step: int, total_steps: int, warmup_steps: int) -> float:
@@ -270,10 +268,7 @@ def lr_factor(schedule: str, step: int, total_steps: int, warmup_steps: int) -> 
         return 0.5 * (1.0 + math.cos(math.pi * progress))
     if schedule == "linear":
         return 1.0 - progress
-    raise ValueError(
-        f"Unknown schedule {schedule!r}; allowed: {', '.join(SCHEDULES)}."
-        + closest(schedule, SCHEDULES)
-    )
+    raise UnknownName("schedule", schedule, SCHEDULES)
 
 
 def _sync(device: torch.device) -> None:

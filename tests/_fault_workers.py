@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import optuna
 
-from polybench.config import parse_study
 from polybench.db import open_store
 from polybench.runner._worker import open_optuna_storage
 
@@ -15,11 +14,13 @@ losses: [{loss: cross_entropy}]
 """
 
 
-def first_use(url: str, index: int, barrier, results) -> None:
-    """What `polybench run` does before its first trial, started by N processes at once."""
+def first_use(url: str, config, index: int, barrier, results) -> None:
+    """What `polybench run` does before its first trial, started by N processes at once.
+
+    `config` is STUDY parsed by the parent: checking it would import torch (the models'
+    registry) in every process, for nothing this race is about."""
     barrier.wait()
     try:
-        config = parse_study(STUDY)
         with open_store(url) as store:
             store.ensure_study("race", STUDY)
             storage = open_optuna_storage(url, config, store)

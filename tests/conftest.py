@@ -10,17 +10,41 @@
   `postgres`); `store`: an open `polybench.db.Store` on `storage_url`, closed afterwards.
 
 All URLs are plain strings to pass as `storage=` / `--storage`, to `open_store`, or to Optuna.
+
+Shared study data:
+- `tiny_study_url` (session): a SQLite database filled once by a real tiny study (`TINY_STUDY`,
+  the runner training small CNNs on 300 digits), for tests that read what a real study stores;
+  under pytest-xdist the first worker runs it and the others reuse its file.
+- `record_run(store, ...)`: one run written through the real Store API with known scores, for
+  tests whose numbers must be exact; `ENVIRONMENT` is the environment it records.
+- `start_cli_run` / `wait_for_mid_training`: `polybench run` as a child process, and waiting
+  until one of its runs is mid-training (for signal and fault tests).
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
+import subprocess
+import sys
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist (`pytest -n auto`, one worker per core) each worker trains with one
+    torch thread: two threads per worker would oversubscribe the cores and spin."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        import torch
+
+        torch.set_num_threads(1)
+
 
 POSTGRES_SERVER_URL = os.environ.get(
     "POLYBENCH_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
@@ -105,3 +129,161 @@ def store(storage_url: str) -> Iterator[Any]:
 
     with open_store(storage_url) as opened:
         yield opened
+
+
+# --- runs with known scores -------------------------------------------------------------------
+
+ENVIRONMENT = {"host": "box", "device": "cpu", "torch_version": "2.5", "threads": 2}
+
+
+def record_run(
+    store: Any,
+    study: str,
+    task: str,
+    loss: str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    seed: int = 0,
+    phase: str = "search",
+    trial: int = 0,
+    state: str = "complete",
+    val: float = 0.9,
+    test: float | None = None,
+    f1_gap: float = 0.01,
+    extra_metrics: Mapping[str, float] | None = None,
+    curve: Sequence[float] = (),
+    epoch_throughput: float = 2000.0,
+    train_throughput: float | None = 1000.0,
+    eval_throughput: float | None = 5000.0,
+    wall_time: float = 1.0,
+    epochs_done: int | None = None,
+    failure_reason: str = "loss became NaN at epoch 1",
+    model: str = "small_cnn",
+    environment: Mapping[str, Any] = ENVIRONMENT,
+) -> int:
+    """Write one run through the real Store API and return its id.
+
+    Epoch e stores `curve[e]` as its validation accuracy (train loss 1 / (e + 1)). A `running`
+    run stops there; a `failed` one has no metrics and no throughputs; otherwise the metrics
+    are val accuracy `val` and macro-F1 `val - f1_gap`, the same for `test` when given, plus
+    `extra_metrics`. `epochs_done` defaults to the length of `curve`.
+    """
+    run_id = store.start_run(
+        study=study,
+        task=task,
+        model=model,
+        loss=loss,
+        params=dict(params or {}),
+        seed=seed,
+        phase=phase,
+        optuna_study=f"{study}/{task}/{loss}" + ("/confirm" if phase == "confirm" else ""),
+        trial_number=trial,
+        environment=dict(environment),
+    )
+    for epoch, value in enumerate(curve):
+        store.record_epoch(run_id, epoch, 1 / (epoch + 1), 0.9, value, 1e-3, 0.5, epoch_throughput)
+    if state == "running":
+        return run_id
+    failed = state == "failed"
+    metrics = {"val_accuracy": val, "val_macro_f1": val - f1_gap}
+    if test is not None:
+        metrics |= {"test_accuracy": test, "test_macro_f1": test - f1_gap}
+    metrics |= dict(extra_metrics or {})
+    store.finish_run(
+        run_id,
+        state=state,
+        failure_reason=failure_reason if failed else None,
+        metrics={} if failed else metrics,
+        train_throughput=None if failed else train_throughput,
+        eval_throughput=None if failed else eval_throughput,
+        wall_time=wall_time,
+        epochs_done=len(curve) if epochs_done is None else epochs_done,
+    )
+    return run_id
+
+
+# --- a real tiny study ------------------------------------------------------------------------
+
+# Three losses on 300 digits, one epoch: 2 search trials and 2 confirm seeds each (cross_entropy
+# searches label_smoothing, as every loss gets the same budget); poly1_focal tunes two
+# parameters. About 9 s of CPU.
+TINY_STUDY = """\
+name: tiny
+seed: 0
+tasks:
+  - task: digits
+    model: small_cnn
+    subsample: 300
+    epochs: 1
+    batch_size: 100
+losses:
+  - loss: cross_entropy
+  - loss: poly1_cross_entropy
+    search: {epsilon: {low: -1.0, high: 8.0}}
+  - loss: poly1_focal
+    search: {gamma: {low: 0.0, high: 4.0}, epsilon: {low: -1.0, high: 8.0}}
+search: {trials: 2, sampler: random, pruner: none, metric: val_accuracy}
+confirm: {seeds: 2}
+"""
+
+
+@pytest.fixture(scope="session")
+def tiny_study_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A SQLite database filled by `run_study` with `TINY_STUDY`; tests only read it.
+
+    Under pytest-xdist the workers share one file beside their temporary folders: the first
+    to take the lock runs the study, the others wait and reuse it.
+    """
+    from polybench.runner import run_study
+
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent
+    folder = shared / "tiny_study"
+    folder.mkdir(exist_ok=True)
+    url = f"sqlite:///{folder / 'tiny.db'}"
+    with (folder / "lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (folder / "done").exists():
+            (folder / "tiny.yaml").write_text(TINY_STUDY)
+            result = run_study(folder / "tiny.yaml", url, progress=False)
+            assert result.runs_by_state == {"complete": result.stored_runs}
+            (folder / "done").write_text(str(result.stored_runs))
+    return url
+
+
+# --- `polybench run` as a child process ----------------------------------------------------------
+
+CLI = [sys.executable, "-c", "from polybench.cli import main; main()"]
+
+
+def start_cli_run(path: Path, url: str, *args: str) -> subprocess.Popen:
+    """`polybench run PATH --storage URL ARGS...` in a child process, output captured."""
+    return subprocess.Popen(
+        [*CLI, "run", str(path), "--storage", url, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+
+
+def wait_for_mid_training(
+    url: str, study: str, process: subprocess.Popen, finished: int = 0, timeout: float = 180
+) -> None:
+    """Wait until a run of `study` is mid-training (an epoch written, not finished) while at
+    least `finished` runs have ended; fail if `process` exits first or time runs out."""
+    from polybench.db import StorageError, open_store
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.stdout.read() if process.stdout else ""
+        runs = None
+        with contextlib.suppress(StorageError), open_store(url) as store:
+            runs = store.runs(study=study)
+        if runs is not None and len(runs):
+            running = runs["state"] == "running"
+            if (~running).sum() >= finished and (running & (runs["epochs_done"] >= 1)).any():
+                return
+        time.sleep(0.05)
+    pytest.fail(f"no run of study {study!r} reached mid-training within {timeout:.0f} s")

@@ -1,6 +1,6 @@
 """The dashboard under Streamlit's AppTest, on real SQLite (and PostgreSQL) databases.
 
-One database is filled by a real tiny study (the runner trains small CNNs on 300 digits); others
+One database is filled by a real tiny study (conftest's `tiny_study_url`); others
 are written through the real Store API with known scores (several tasks for the Friedman test, a
 study still running, failed runs). What the app shows is checked against the database read
 independently through `Store`, and the Friedman statistic against scipy. The chart builders of
@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import streamlit as st
+from conftest import record_run
 from scipy import stats as scipy_stats
 from streamlit.testing.v1 import AppTest
 from typer.testing import CliRunner
@@ -29,24 +30,6 @@ from polybench.db import StorageError, open_store
 ROOT = Path(__file__).resolve().parents[1]
 APP_FILE = ROOT / "app" / "dashboard.py"
 TABS = ["Overview", "Trade-off", "Sensitivity", "Runs", "Across tasks", "Budget"]
-
-TINY_STUDY = """\
-name: tiny
-seed: 0
-tasks:
-  - task: digits
-    model: small_cnn
-    subsample: 300
-    epochs: 1
-losses:
-  - loss: cross_entropy
-  - loss: poly1_cross_entropy
-    search: {epsilon: {low: -1.0, high: 8.0}}
-  - loss: poly1_focal
-    search: {gamma: {low: 0.0, high: 4.0}, epsilon: {low: -1.0, high: 8.0}}
-search: {trials: 2, sampler: random, pruner: none, metric: val_accuracy}
-confirm: {seeds: 2}
-"""
 
 SYNTH_STUDY = """\
 name: synth
@@ -65,7 +48,6 @@ confirm: {seeds: 3}
 """
 SYNTH_TASKS = ("digits", "mnist5k", "mnist")
 SYNTH_LOSSES = ("cross_entropy", "poly1_cross_entropy", "focal")
-ENVIRONMENT = {"host": "box", "device": "cpu", "torch_version": "2.5", "threads": 2}
 
 
 # --- fixtures -------------------------------------------------------------------------------
@@ -79,19 +61,6 @@ def _fresh_cache():
     st.cache_data.clear()
 
 
-@pytest.fixture(scope="module")
-def tiny_study_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A database filled by a real study: 3 losses x (2 search trials + 2 seeds) on digits."""
-    from polybench.runner import run_study
-
-    folder = tmp_path_factory.mktemp("tiny_study")
-    path = folder / "tiny.yaml"
-    path.write_text(TINY_STUDY)
-    url = f"sqlite:///{folder / 'tiny.db'}"
-    run_study(path, storage=url, progress=False)
-    return url
-
-
 def _app(url: str, monkeypatch: pytest.MonkeyPatch) -> AppTest:
     monkeypatch.setenv(STORAGE_ENV, url)
     at = AppTest.from_file(str(APP_FILE), default_timeout=120)
@@ -99,39 +68,14 @@ def _app(url: str, monkeypatch: pytest.MonkeyPatch) -> AppTest:
 
 
 def _record(store, study, task, loss, params, *, seed, phase, trial, state, val, test):
-    """One run through the real Store API, with two epochs of curve."""
-    run_id = store.start_run(
-        study=study,
-        task=task,
-        model="small_cnn",
-        loss=loss,
-        params=params,
-        seed=seed,
-        phase=phase,
-        optuna_study=f"{study}/{task}/{loss}" + ("/confirm" if phase == "confirm" else ""),
-        trial_number=trial,
-        environment=ENVIRONMENT,
-    )
-    if state == "running":
-        store.record_epoch(run_id, 0, 1.2, 1.1, val - 0.1, 1e-3, 0.5, 2000.0)
-        return run_id
-    for epoch in range(2):
-        curve_value = val - 0.05 * (1 - epoch)
-        store.record_epoch(run_id, epoch, 1 / (epoch + 1), 0.9, curve_value, 1e-3, 0.5, 2000.0)
-    metrics = {} if state == "failed" else {"val_accuracy": val, "val_macro_f1": val - 0.01}
-    if phase == "confirm" and state == "complete":
-        metrics |= {"test_accuracy": test, "test_macro_f1": test - 0.01}
-    store.finish_run(
-        run_id,
-        state=state,
-        failure_reason="loss became NaN at epoch 1" if state == "failed" else None,
-        metrics=metrics,
-        train_throughput=None if state == "failed" else 1000.0 + 100 * trial + 10 * seed,
-        eval_throughput=None if state == "failed" else 5000.0,
-        wall_time=3.0,
-        epochs_done=2,
-    )
-    return run_id
+    """`record_run` with two epochs of curve rising to `val` (one for a running run) and a
+    throughput that tells trials and seeds apart."""
+    curve = [val - 0.1] if state == "running" else [val - 0.05 * (1 - e) for e in range(2)]
+    return record_run(
+        store, study, task, loss, params, seed=seed, phase=phase, trial=trial, state=state,
+        val=val, test=test if phase == "confirm" else None, curve=curve, epochs_done=2,
+        train_throughput=1000.0 + 100 * trial + 10 * seed, wall_time=3.0,
+    )  # fmt: skip
 
 
 def _fill_synth(url: str, *, seed: int = 0) -> dict[tuple[str, str], list[float]]:

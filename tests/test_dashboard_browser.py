@@ -1,6 +1,6 @@
 """`polybench dashboard` in a real browser: headless Chromium (Debian's), driven by Playwright.
 
-Starts the command on a free local port against a database filled by a real tiny study, opens
+Starts the command on a free local port against the database of conftest's real tiny study, opens
 every tab, waits for its Plotly charts to draw, asserts that the page shows no error or
 exception element, and saves a screenshot of each tab under the test's temporary folder.
 Needs `/usr/bin/chromium` (`apt-get install -y chromium`); CI runs it in the slow step.
@@ -28,20 +28,6 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 # Marks Plotly draws: markers and bars (.point), lines, heat-map cells, the empty-chart message.
 DRAWN = ":is(.point, .js-line, .hm, .annotation-text):visible"
 TABS = ["Overview", "Trade-off", "Sensitivity", "Runs", "Across tasks", "Budget"]
-STUDY = """\
-name: browser
-seed: 0
-tasks:
-  - {task: digits, model: small_cnn, subsample: 300, epochs: 1}
-losses:
-  - loss: cross_entropy
-  - loss: poly1_cross_entropy
-    search: {epsilon: {low: -1.0, high: 8.0}}
-  - loss: poly1_focal
-    search: {gamma: {low: 0.0, high: 4.0}, epsilon: {low: -1.0, high: 8.0}}
-search: {trials: 2, sampler: random, pruner: none, metric: val_accuracy}
-confirm: {seeds: 2}
-"""
 
 
 def _free_port() -> int:
@@ -72,22 +58,11 @@ def _wait_healthy(url: str, server: subprocess.Popen, timeout: float = 90.0) -> 
 
 
 @pytest.fixture
-def study_url(tmp_path: Path) -> str:
-    from polybench.runner import run_study
-
-    path = tmp_path / "browser.yaml"
-    path.write_text(STUDY)
-    url = f"sqlite:///{tmp_path / 'browser.db'}"
-    run_study(path, storage=url, progress=False)
-    return url
-
-
-@pytest.fixture
-def dashboard(study_url: str, tmp_path: Path):
-    """The URL of `polybench dashboard` serving `study_url`; stopped afterwards by SIGTERM."""
+def dashboard(tiny_study_url: str, tmp_path: Path):
+    """The URL of `polybench dashboard` serving `tiny_study_url`; stopped afterwards by SIGTERM."""
     port = _free_port()
     log = (tmp_path / "dashboard.log").open("w")
-    command = [_polybench(), "dashboard", "--storage", study_url, "--port", str(port)]
+    command = [_polybench(), "dashboard", "--storage", tiny_study_url, "--port", str(port)]
     command += ["--headless", "--address", "127.0.0.1"]
     server = subprocess.Popen(
         command, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path, start_new_session=True
@@ -145,6 +120,6 @@ def test_dashboard_renders_every_tab_in_headless_chromium(dashboard: str, tmp_pa
                 shot = tmp_path / f"dashboard-{name.lower().replace(' ', '-')}.png"
                 page.screenshot(path=str(shot), full_page=True)
                 assert shot.stat().st_size > 10_000
-            assert page.get_by_role("heading", name="Study browser", exact=True).is_visible()
+            assert page.get_by_role("heading", name="Study tiny", exact=True).is_visible()
         finally:
             browser.close()

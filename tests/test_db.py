@@ -364,10 +364,10 @@ def test_ensure_study_keeps_creation_time_and_takes_new_text(store):
     [
         (
             lambda s: _start(s, 0, phase="serach"),
-            "phase 'serach' is not allowed (did you mean 'search'",
+            "Unknown phase 'serach'; allowed: search, confirm. Did you mean 'search'?",
         ),
         (lambda s: _start(s, 0, study="sx"), "study 'sx' is not in"),
-        (lambda s: _start(s, 0, environment={"hots": "x"}), "did you mean 'host'"),
+        (lambda s: _start(s, 0, environment={"hots": "x"}), "Did you mean 'host'?"),
         (lambda s: _start(s, 0, params={"gamma": math.nan}), "cannot be stored as JSON"),
         (lambda s: _finish(s, 999, 0.5), "run_id 999 is not a run"),
         (lambda s: s.record_epoch(999, 0, 1, 1, 1, 1, 1, 1), "run_id 999 is not a run"),
@@ -385,7 +385,7 @@ def test_ensure_study_keeps_creation_time_and_takes_new_text(store):
                 wall_time=1.0,
                 epochs_done=1,
             ),
-            "unknown metric 'val_acc' (did you mean 'val_accuracy'",
+            "has no metric 'val_acc'; allowed: val_accuracy,",
         ),
     ],
 )

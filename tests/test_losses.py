@@ -1,7 +1,7 @@
-"""Specification of polybench.losses: LOSSES.md goldens, the identities of the math, torch and
+"""Specification of polybench.losses: docs/losses.md goldens, the identities of the math, torch and
 torchvision agreement, gradcheck, registry-wide validation and low-precision behaviour.
 
-References are independent of the code under test: LOSSES.md's printed values, torch's
+References are independent of the code under test: docs/losses.md's printed values, torch's
 `F.cross_entropy`, `torchvision.ops.sigmoid_focal_loss`, and float64 formulas written out densely
 here (one-hot, softmax, series sums).
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 import inspect
 import itertools
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -79,27 +80,51 @@ def value_and_grad(loss, logits: torch.Tensor, target: torch.Tensor):
     return value.detach(), leaf.grad
 
 
-# --- LOSSES.md golden values -------------------------------------------------------------------
+# --- docs/losses.md golden values --------------------------------------------------------------
 
 GOLDEN_LOGITS = [[2.0, 0.5, 1.0], [0.1, 1.0, 3.0]]
 GOLDEN_TARGET = [1, 2]
-GOLDENS = [
-    ("cross_entropy", {}, [1.9643688, 0.17425454]),
-    ("poly1_cross_entropy", {"epsilon": 1.0}, [2.8241243, 0.33417147]),
-    ("seed_focal", {"alpha": 0.25, "gamma": 2.0}, [1.0890163, 0.00334221]),
-    ("seed_poly1_focal", {"alpha": 0.25, "gamma": 2.0, "epsilon": 1.0}, [1.4649665, 0.1818437]),
-]
+
+
+def _doc_goldens() -> list[tuple[str, dict[str, float], list[float]]]:
+    """The rows of the golden-values table in docs/losses.md: (loss, settings, expected)."""
+    text = (Path(__file__).resolve().parents[1] / "docs" / "losses.md").read_text()
+    section = text.split("## Golden values", 1)[1].split("\n## ", 1)[0]
+    rows = []
+    for line in section.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) != 3 or cells[0] in ("loss", "---"):
+            continue
+        settings = {}
+        for pair in filter(None, (part.strip() for part in cells[1].split(","))):
+            key, value = (side.strip() for side in pair.split("="))
+            settings[key] = float(value)
+        rows.append((cells[0], settings, json.loads(cells[2].strip("`"))))
+    return rows
+
+
+GOLDENS = _doc_goldens()
+
+
+def test_the_golden_table_of_the_docs_is_read_whole():
+    assert [name for name, _, _ in GOLDENS] == [
+        "cross_entropy",
+        "poly1_cross_entropy",
+        "seed_focal",
+        "seed_poly1_focal",
+    ]
+    assert GOLDENS[3][1] == {"alpha": 0.25, "gamma": 2.0, "epsilon": 1.0}
 
 
 @pytest.mark.parametrize(("name", "settings", "expected"), GOLDENS, ids=[g[0] for g in GOLDENS])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_golden_values_of_losses_md(name, settings, expected, dtype):
+def test_golden_values_of_the_docs(name, settings, expected, dtype):
     logits = torch.tensor(GOLDEN_LOGITS, dtype=dtype)
     target = torch.tensor(GOLDEN_TARGET)
     module_value = build_loss(name, reduction="none", **settings)(logits, target)
     function_value = getattr(functional, name)(logits, target, reduction="none", **settings)
     expected_t = torch.tensor(expected, dtype=torch.float64)
-    # 1e-6 relative, or half a unit of the 8th decimal where LOSSES.md prints 0.00334221
+    # 1e-6 relative, or half a unit of the 8th decimal where the docs print 0.00334221
     # (its float64 value is 0.0033422146, 1.4e-6 away in relative terms).
     torch.testing.assert_close(module_value.double(), expected_t, rtol=1e-6, atol=5e-9)
     torch.testing.assert_close(function_value.double(), expected_t, rtol=1e-6, atol=5e-9)
@@ -108,7 +133,7 @@ def test_golden_values_of_losses_md(name, settings, expected, dtype):
 # --- the registry ------------------------------------------------------------------------------
 
 
-def test_registry_holds_exactly_the_losses_of_losses_md():
+def test_registry_holds_exactly_the_losses_of_the_docs():
     assert sorted(LOSSES) == sorted(NAMES)
     for name, cls in LOSSES.items():
         assert cls.name == name
@@ -274,10 +299,10 @@ def test_epsilon_below_minus_one_and_label_smoothing_above_one_are_rejected():
 def test_unknown_loss_name_suggests_the_closest_names():
     with pytest.raises(ValueError) as error:
         build_loss("poly1_crossentropy")
-    _assert_names(error, "'poly1_crossentropy'", "did you mean 'poly1_cross_entropy'", "focal")
+    _assert_names(error, "'poly1_crossentropy'", "Did you mean 'poly1_cross_entropy'", "focal")
     with pytest.raises(ValueError) as error:
         get_loss_class("sigmoid_focall")
-    _assert_names(error, "did you mean 'sigmoid_focal'")
+    _assert_names(error, "Did you mean 'sigmoid_focal'")
     with pytest.raises(ValueError) as error:
         validate_params("xyz", {})
     _assert_names(error, "Unknown loss 'xyz'", "cross_entropy")
@@ -286,7 +311,7 @@ def test_unknown_loss_name_suggests_the_closest_names():
 def test_unknown_parameter_suggests_the_closest_parameter():
     with pytest.raises(ValueError) as error:
         build_loss("poly1_focal", epsilom=1.0)
-    _assert_names(error, "poly1_focal", "'epsilom'", "did you mean 'epsilon'", "gamma")
+    _assert_names(error, "poly1_focal", "'epsilom'", "Did you mean 'epsilon'", "gamma")
     with pytest.raises(ValueError) as error:
         validate_params("cross_entropy", {"gamma": 2.0})
     _assert_names(error, "cross_entropy", "'gamma'", "label_smoothing")
@@ -704,10 +729,12 @@ def test_readme_losses_example_runs():
 # kernel. Both must give the same values and gradients.
 
 SHORT_PATH_LOSSES = {
-    "poly1_cross_entropy": {"epsilon": 1.7},
-    "polyn_cross_entropy": {"epsilons": [0.5, -0.3, 0.2]},
-    "focal": {"gamma": 2.0},
-    "poly1_focal": {"gamma": 1.5, "epsilon": -0.6},
+    "poly1_cross_entropy": ("poly1_cross_entropy", {"epsilon": 1.7}),
+    "polyn_cross_entropy": ("polyn_cross_entropy", {"epsilons": [0.5, -0.3, 0.2]}),
+    "focal": ("focal", {"gamma": 2.0}),  # the default gamma has a form of its own
+    "focal_gamma_3": ("focal", {"gamma": 3.0}),
+    "poly1_focal": ("poly1_focal", {"gamma": 1.5, "epsilon": -0.6}),
+    "poly1_focal_gamma_2": ("poly1_focal", {"gamma": 2.0, "epsilon": 1.3}),
 }
 
 
@@ -728,13 +755,14 @@ def general_path(monkeypatch, loss, logits, target):
         return value_and_grad(loss, logits, target)
 
 
-@pytest.mark.parametrize("name", sorted(SHORT_PATH_LOSSES))
+@pytest.mark.parametrize("case", sorted(SHORT_PATH_LOSSES))
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("shape", [(9, 5), (4, 5, 3)])
-def test_short_path_equals_the_fused_kernel(monkeypatch, name, reduction, weighted, shape):
+def test_short_path_equals_the_fused_kernel(monkeypatch, case, reduction, weighted, shape):
     logits, target = make_inputs(shape, ignore=True, seed=21)
-    loss = build_loss(name, reduction=reduction, **SHORT_PATH_LOSSES[name])
+    name, params = SHORT_PATH_LOSSES[case]
+    loss = build_loss(name, reduction=reduction, **params)
     if weighted:
         loss.weight = torch.tensor([0.5, 2.0, 1.0, 0.1, 3.0], dtype=torch.float64)
     short = value_and_grad(loss, logits, target)
@@ -743,14 +771,41 @@ def test_short_path_equals_the_fused_kernel(monkeypatch, name, reduction, weight
     torch.testing.assert_close(short, general)
 
 
-@pytest.mark.parametrize("name", sorted(SHORT_PATH_LOSSES))
+@pytest.mark.parametrize("case", sorted(SHORT_PATH_LOSSES))
 @pytest.mark.parametrize("reduction", ["mean", "none"])
-def test_short_path_passes_gradcheck_in_float64(name, reduction):
+def test_short_path_passes_gradcheck_in_float64(case, reduction):
     logits, target = make_inputs((5, 4, 2), ignore=True, seed=22)
-    loss = build_loss(name, reduction=reduction, **SHORT_PATH_LOSSES[name])
+    name, params = SHORT_PATH_LOSSES[case]
+    loss = build_loss(name, reduction=reduction, **params)
     loss.weight = torch.tensor([0.5, 2.0, 1.0, 1.5], dtype=torch.float64)
     assert took_short_path(loss(logits, target))
     assert torch.autograd.gradcheck(lambda z: loss(z, target), (logits,))
+
+
+@pytest.mark.parametrize(
+    ("name", "built", "changes"),
+    [
+        ("poly1_cross_entropy", {"epsilon": 1.0}, {"epsilon": -0.5}),
+        ("polyn_cross_entropy", {"epsilons": [1.0]}, {"epsilons": (0.5, 0.25)}),
+        ("focal", {"gamma": 2.0}, {"gamma": 0.5}),
+        ("poly1_focal", {"epsilon": 1.0}, {"epsilon": 2.0, "gamma": 3.0}),
+        ("poly1_cross_entropy", {}, {"label_smoothing": 0.2}),
+        ("focal", {}, {"alpha": torch.tensor([0.5, 2.0, 1.0, 0.1, 3.0], dtype=torch.float64)}),
+    ],
+)
+def test_a_reassigned_setting_is_honoured_on_the_short_path(name, built, changes):
+    # A module builds its short path's per-class form once; reassigning a setting rebuilds it
+    # (or, for smoothing and alpha, turns the short path off).
+    logits, target = make_inputs((6, 5), ignore=True, seed=24)
+    loss = build_loss(name, **built)
+    loss(logits, target)
+    for key, value in changes.items():
+        setattr(loss, key, value)
+    fresh = build_loss(name, **{**built, **changes})
+    torch.testing.assert_close(
+        value_and_grad(loss, logits, target), value_and_grad(fresh, logits, target)
+    )
+    assert took_short_path(loss(logits, target)) == took_short_path(fresh(logits, target))
 
 
 def test_large_inputs_take_the_fused_kernel_and_cross_entropy_is_torchs():

@@ -38,6 +38,12 @@ def test_readme_opens_with_the_two_commands_and_ci_runs_the_test_one():
     assert "polybench run studies/quickstart.yaml" in makefile.split("demo:")[1].split("\n\n")[0]
     ci_lines = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
     assert "make test" in ci_lines
+    # the same test command without make: the Makefile's pytest line, as the README spells it
+    (made,) = [line.strip() for line in makefile.split("\ntest:")[1].split("\n\n")[0].splitlines()
+               if "pytest" in line]  # fmt: skip
+    spelled = made.replace("$(BIN)/", ".venv/bin/")
+    assert spelled == ".venv/bin/pytest -n auto"
+    assert f"&& {spelled}   # the tests" in _blocks(README, "bash")[1]
 
 
 def test_every_polybench_command_in_the_readme_exists():

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import ENVIRONMENT
 from scipy import stats as scipy_stats
 from typer.testing import CliRunner
 
@@ -15,7 +16,6 @@ from polybench import report
 from polybench.cli import app
 from polybench.db import open_store
 
-ENVIRONMENT = {"host": "box", "device": "cpu", "torch_version": "2.5", "threads": 2}
 LOSSES = ("cross_entropy", "focal", "poly1_cross_entropy", "poly1_focal")
 
 

@@ -7,16 +7,13 @@ numbers, not taken from the runner's own plan.
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import textwrap
-import time
 from pathlib import Path
 
 import optuna
 import pytest
+from conftest import start_cli_run, wait_for_mid_training
 from optuna.trial import TrialState, create_trial
 
 from polybench import stats
@@ -33,8 +30,6 @@ from polybench.runner._trials import (
     requeue,
     slot_counts,
 )
-
-CLI = [sys.executable, "-c", "from polybench.cli import main; main()"]
 
 
 def study_file(
@@ -334,40 +329,12 @@ def test_a_retried_grid_trial_evaluates_the_same_point_and_the_grid_stays_whole(
     assert not requeue(study, retry, lost_worker=True)
 
 
-def _start(path: Path, url: str, *args: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [*CLI, "run", str(path), "--storage", url, *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "COLUMNS": "200"},
-    )
-
-
-def _wait_for_running_run(url: str, study: str, process: subprocess.Popen) -> None:
-    """Wait until a run is mid-training (an epoch written, not finished) after one finished."""
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        assert process.poll() is None, process.stdout.read() if process.stdout else ""
-        try:
-            with open_store(url) as store:
-                runs = store.runs(study=study)
-        except Exception:
-            runs = None
-        if runs is not None and len(runs):
-            running = runs[(runs["state"] == "running") & (runs["epochs_done"] >= 1)]
-            if (runs["state"] == "complete").any() and len(running):
-                return
-        time.sleep(0.05)
-    pytest.fail("no run reached mid-training in time")
-
-
 @pytest.mark.slow
 def test_ctrl_c_stops_cleanly_and_the_next_run_resumes(tmp_path: Path, sqlite_url: str):
     path = study_file(tmp_path, name="stop", trials=2, seeds=1, epochs=4, subsample=0.5)
     # One worker, so exactly one run is in flight when the signal comes.
-    process = _start(path, sqlite_url, "--workers", "1")
-    _wait_for_running_run(sqlite_url, "stop", process)
+    process = start_cli_run(path, sqlite_url, "--workers", "1")
+    wait_for_mid_training(sqlite_url, "stop", process, finished=1)
     process.send_signal(signal.SIGINT)
     output, _ = process.communicate(timeout=120)
     assert process.returncode == 130, output
@@ -395,8 +362,8 @@ def test_sigkill_mid_study_then_rerun_ends_with_exactly_the_planned_runs(
     path = study_file(tmp_path, name="killed", trials=2, seeds=1, epochs=4, subsample=0.5)
     # One in-process worker: SIGKILL leaves its run `running` (spawned workers would notice the
     # dead parent and stop cleanly, which test_faults covers).
-    process = _start(path, sqlite_url, "--workers", "1")
-    _wait_for_running_run(sqlite_url, "killed", process)
+    process = start_cli_run(path, sqlite_url, "--workers", "1")
+    wait_for_mid_training(sqlite_url, "killed", process, finished=1)
     process.send_signal(signal.SIGKILL)
     process.communicate(timeout=60)
     with open_store(sqlite_url) as store:

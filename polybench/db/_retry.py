@@ -27,6 +27,9 @@ T = TypeVar("T")
 DEFAULT_RETRY_SECONDS = 120.0
 FIRST_DELAY_S = 0.5
 MAX_DELAY_S = 15.0
+# A storage call that took longer than this was held up (a lock, a server away), and so, most
+# likely, were every other worker's heartbeats: see `StorageRetry.stalled_within`.
+STALL_S = 2.0
 
 # SQLSTATEs of faults that go away by themselves: connection exceptions (class 08), the
 # server shutting down or starting up (57P01-57P03), serialization failures and deadlocks.
@@ -118,6 +121,18 @@ class StorageRetry:
             raise ValueError(f"storage retry seconds must be >= 0, got {seconds}")
         self.seconds = float(seconds)
         self._local = threading.local()
+        self._last_stall: float | None = None
+
+    def note_stall(self) -> None:
+        """Record that a storage call was held up just now (called by this class's retries,
+        and by callers that time their own calls, such as Optuna's heartbeats)."""
+        self._last_stall = time.monotonic()
+
+    def stalled_within(self, seconds: float) -> bool:
+        """Whether a storage call of this process was held up in the last `seconds`: then other
+        workers' heartbeats were held up too, and are not evidence that those workers died."""
+        last = self._last_stall
+        return last is not None and time.monotonic() - last < seconds
 
     def call(self, function: Callable[[], T], *, what: str, url: str) -> T:
         """`function()`, repeated on transient faults; raises StorageUnavailable when the
@@ -139,7 +154,7 @@ class StorageRetry:
         while True:
             attempt += 1
             try:
-                return function()
+                value = function()
             except Exception as error:
                 if not is_transient(error):
                     raise
@@ -153,6 +168,10 @@ class StorageRetry:
                 logger.info("%s: %s; retrying in %.1f s", what, one_line(_root(error), url), delay)
                 time.sleep(delay)
                 delay = min(delay * 2, MAX_DELAY_S)
+                continue
+            if attempt > 1 or time.monotonic() - started > STALL_S:
+                self.note_stall()
+            return value
 
     @contextmanager
     def brief(self, seconds: float) -> Iterator[None]:

@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import functools
 import json
 import math
@@ -53,6 +52,7 @@ from polybench.db._url import (
     resolve_storage_url,
     storage_error,
 )
+from polybench.errors import UnknownName, did_you_mean
 from polybench.vocab import (
     FINISHED_STATES,
     PHASES,
@@ -213,10 +213,7 @@ class Store:
         seeds = dict(seeds or {})
         unknown = sorted(set(seeds) - set(SEED_KEYS))
         if unknown:
-            raise ValueError(
-                f"seed key {unknown[0]!r} is not allowed{_closest(unknown[0], SEED_KEYS)}; "
-                f"allowed: {', '.join(SEED_KEYS)}"
-            )
+            raise UnknownName("seed key", unknown[0], SEED_KEYS)
         values: dict[str, Any] = {
             "task": task,
             "model": model,
@@ -321,10 +318,7 @@ class Store:
         _check_choice("state", state, FINISHED_STATES)
         unknown = sorted(set(metrics) - set(METRICS))
         if unknown:
-            raise ValueError(
-                f"finish_run(run_id={run_id}): unknown metric {unknown[0]!r}"
-                f"{_closest(unknown[0], METRICS)}; allowed: {', '.join(METRICS)}"
-            )
+            raise UnknownName("metric", unknown[0], METRICS, owner=f"finish_run(run_id={run_id})")
         values = {
             "state": state,
             "failure_reason": failure_reason,
@@ -484,8 +478,9 @@ class Store:
         if study_id is None:
             known = list(connection.scalars(select(Study.name).order_by(Study.name)))
             raise ValueError(
-                f"study {name!r} is not in {self.display_url}{_closest(name, known)}; "
-                f"known studies: {', '.join(known) or 'none'}; call ensure_study first"
+                f"study {name!r} is not in {self.display_url}; known studies: "
+                f"{', '.join(known) or 'none'}; call ensure_study first."
+                + did_you_mean(name, known)
             )
         return study_id
 
@@ -535,15 +530,7 @@ def _values(wanted: str | Sequence[str]) -> list[str]:
 
 def _check_choice(name: str, value: str, allowed: Sequence[str]) -> None:
     if value not in allowed:
-        raise ValueError(
-            f"{name} {value!r} is not allowed{_closest(value, allowed)}; "
-            f"allowed: {', '.join(allowed)}"
-        )
-
-
-def _closest(value: str, names: Iterable[str]) -> str:
-    matches = difflib.get_close_matches(str(value), list(names), n=3)
-    return f" (did you mean {', '.join(repr(m) for m in matches)}?)" if matches else ""
+        raise UnknownName(name, value, allowed)
 
 
 def _json_params(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -565,10 +552,7 @@ def _environment(environment: Mapping[str, Any] | Any) -> dict[str, Any]:
         environment = dataclasses.asdict(environment)
     unknown = sorted(set(environment) - set(ENVIRONMENT_KEYS))
     if unknown:
-        raise ValueError(
-            f"environment key {unknown[0]!r} is not allowed"
-            f"{_closest(unknown[0], ENVIRONMENT_KEYS)}; allowed: {', '.join(ENVIRONMENT_KEYS)}"
-        )
+        raise UnknownName("environment key", unknown[0], ENVIRONMENT_KEYS)
     values = {key: environment.get(key) for key in ENVIRONMENT_KEYS}
     if values["threads"] is not None:
         values["threads"] = int(values["threads"])

@@ -52,6 +52,9 @@ class Loss(nn.Module):
     hyperparams: ClassVar[tuple[HyperParam, ...]]
     # The function in `_softmax` / `_sigmoid` that computes the loss from the hyperparameters.
     compute: ClassVar[Callable[..., torch.Tensor]]
+    # For the softmax family: builds the short path's per-class form from the hyperparameters
+    # (`_softmax.poly1_form`, ...), once per setting instead of once per batch.
+    short_form: ClassVar[Callable[..., _softmax.PerClassForm | None] | None] = None
 
     def __init__(self, **params: Any) -> None:
         super().__init__()
@@ -71,15 +74,35 @@ class Loss(nn.Module):
                 value = tuple(float(v) for v in value)
             setattr(self, hp.name, value)
             self._plain_settings[hp.name] = value
+        self._short = self._build_short_form()
 
     def __setattr__(self, name: str, value: Any) -> None:
         super().__setattr__(name, value)
         plain = self.__dict__.get("_plain_settings")
         if plain is not None and name in plain and name != "loss":
             plain[name] = value  # keep `forward`'s copy in step with a reassigned setting
+        if "_short" in self.__dict__ and (name in plain or name in self._buffer_names):
+            self._short = self._build_short_form()
+
+    def _build_short_form(self) -> _softmax.PerClassForm | None:
+        if type(self).short_form is None:
+            return None
+        settings = dict(self._plain_settings)
+        for name in self._buffer_names:
+            settings[name] = self._buffers[name]
+        return type(self).short_form(**settings)
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """logits `(N, C, ...)`, target `(N, ...)` indices or `(N, C, ...)` floats -> loss."""
+        form = self._short
+        if form is not None:  # small batches: the cost is per call, so go straight to torch
+            weight = self._buffers["weight"]
+            if _softmax.short_path_applies(logits, target, weight):
+                value = _softmax.short_path(
+                    logits, target, weight, self.ignore_index, self.reduction, form
+                )
+                if value is not None:
+                    return value
         settings = dict(self._plain_settings)
         buffers = self._buffers
         for name in self._buffer_names:
@@ -159,6 +182,7 @@ class Poly1CrossEntropy(Loss):
     summary = "CE + eps (1 - p_t)"
     hyperparams = (EPSILON, LABEL_SMOOTHING, *COMMON)
     compute = staticmethod(_softmax.poly1_cross_entropy)
+    short_form = staticmethod(_softmax.poly1_form)
 
 
 @register
@@ -178,6 +202,7 @@ class PolyNCrossEntropy(Loss):
     summary = "CE + sum_j eps_j (1 - p_t)^j"
     hyperparams = (EPSILONS, LABEL_SMOOTHING_FIXED, *COMMON)
     compute = staticmethod(_softmax.polyn_cross_entropy)
+    short_form = staticmethod(_softmax.polyn_form)
 
 
 @register
@@ -197,6 +222,7 @@ class Focal(Loss):
     summary = "-alpha_t (1 - p_t)^gamma log p_t (softmax)"
     hyperparams = (GAMMA, CLASS_ALPHA, LABEL_SMOOTHING_FIXED, *COMMON)
     compute = staticmethod(_softmax.focal)
+    short_form = staticmethod(_softmax.focal_form)
 
 
 @register
@@ -217,6 +243,7 @@ class Poly1Focal(Loss):
     summary = "focal + eps (1 - p_t)^(gamma+1) (softmax)"
     hyperparams = (EPSILON, GAMMA, CLASS_ALPHA, LABEL_SMOOTHING_FIXED, *COMMON)
     compute = staticmethod(_softmax.focal)
+    short_form = staticmethod(_softmax.focal_form)
 
 
 @register

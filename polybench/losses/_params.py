@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 import torch
 
+from polybench.errors import UnknownName
+
 Kind = Literal["float", "int", "choice", "floats"]
 
 
@@ -144,22 +146,9 @@ def clean_params(
     cleaned: dict[str, Any] = {}
     for key, value in params.items():
         if key not in by_name:
-            raise ValueError(
-                f"Loss '{loss}': unknown parameter '{key}'"
-                f"{closest_hint(str(key), by_name)}; allowed parameters: {', '.join(by_name)}."
-            )
+            raise UnknownName("parameter", key, by_name, owner=f"Loss '{loss}'")
         cleaned[key] = by_name[key].clean(loss, value)
     return cleaned
-
-
-def closest_hint(name: str, candidates: Sequence[str] | dict[str, Any]) -> str:
-    """`"; did you mean 'x' or 'y'?"` for the closest candidates (difflib), else ''."""
-    import difflib
-
-    matches = difflib.get_close_matches(name, list(candidates), n=3, cutoff=0.5)
-    if not matches:
-        return ""
-    return "; did you mean " + " or ".join(f"'{m}'" for m in matches) + "?"
 
 
 def _as_number(value: Any) -> float | None:

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from polybench.losses._params import clean_params, closest_hint
+from polybench.losses._params import clean_params
+from polybench.registry import Registry
 
 if TYPE_CHECKING:
     from polybench.losses._modules import Loss
 
-LOSSES: dict[str, type[Loss]] = {}
+LOSSES: Registry[type[Loss]] = Registry("loss", plugins="loss")
 
 LossClass = TypeVar("LossClass", bound="type[Loss]")
 
@@ -23,11 +24,7 @@ def register(cls: LossClass) -> LossClass:
 
     Plug-in losses use it too: `@polybench.losses.register` on a `Loss` subclass.
     """
-    if LOSSES.get(cls.name) is cls:
-        return cls
-    if cls.name in LOSSES:
-        raise ValueError(f"Loss '{cls.name}' is registered twice ({LOSSES[cls.name]} and {cls}).")
-    LOSSES[cls.name] = cls
+    LOSSES.add(cls.name, cls)
     return cls
 
 
@@ -37,14 +34,7 @@ def get_loss_class(name: str) -> type[Loss]:
     Raises:
         ValueError: for an unknown name, with the closest registered names.
     """
-    if isinstance(name, str) and name not in LOSSES:
-        from polybench.plugins import load_entry_points
-
-        load_entry_points("loss")
-    if isinstance(name, str) and name in LOSSES:
-        return LOSSES[name]
-    hint = closest_hint(name, LOSSES) if isinstance(name, str) else ""
-    raise ValueError(f"Unknown loss {name!r}{hint or '.'} Allowed losses: {', '.join(LOSSES)}.")
+    return LOSSES.lookup(name)
 
 
 def validate_params(name: str, params: dict[str, Any]) -> dict[str, Any]:

@@ -14,8 +14,9 @@ with (64 x 10) the cost is per call, not per element: `cross_entropy` is `F.cros
 itself, and for small inputs Poly-1, Poly-N and focal apply their per-class form `v(log p)`
 elementwise to the `(N, C, ...)` log-probabilities and let `F.nll_loss` gather, weight, ignore
 and reduce (`-w_t v(log p_t)` is the per-sample loss, with `mean` dividing by the summed `w_t` as
-below). Large inputs keep the fused kernel (`_autograd.py`), which touches the `(N, C)` data
-fewer times. `benchmarks/losses.py` measures both regimes.
+below); a module builds its form `v` once (`poly1_form`, `focal_form`, ...), not once per
+batch. Large inputs keep the fused kernel (`_autograd.py`), which touches the `(N, C)` data fewer
+times. `benchmarks/losses.py` measures both regimes.
 
 Conventions, shared with `F.cross_entropy`: with class weights `w` and target distribution `q`
 (one-hot for index targets, smoothed by `label_smoothing`), the cross-entropy part is
@@ -63,17 +64,14 @@ def _short_path_weight(
     return False, None
 
 
-def _dense_applies(
-    logits: torch.Tensor, target: torch.Tensor, label_smoothing: float, weight: ClassValues
-) -> bool:
-    """True for the common small case: int64 indices, float32/64 logits, no smoothing.
+def short_path_applies(logits: torch.Tensor, target: torch.Tensor, weight: ClassValues) -> bool:
+    """True for the common small case: int64 indices, float32/64 logits, a weight torch takes.
 
     Cheap on purpose (it runs once per batch); shapes are left to `F.nll_loss`, and the caller
     falls back to the general path, whose errors name the loss, when torch refuses them.
     """
     return (
-        label_smoothing == 0.0
-        and target.dtype == torch.int64
+        target.dtype == torch.int64
         and logits.dtype in SHORT_PATH_DTYPES
         and logits.numel() <= DENSE_MAX_NUMEL
         and (weight is None or (isinstance(weight, torch.Tensor) and weight.dtype == logits.dtype))
@@ -202,16 +200,9 @@ def poly1_cross_entropy(
     loss: str = "poly1_cross_entropy",
 ) -> torch.Tensor:
     """`CE + eps * w_t * (1 - p_t)`."""
-    if _dense_applies(logits, target, label_smoothing, weight):
-        # v = log p - eps (1 - p) = log p + eps expm1(log p)
-        value = _per_class_nll(
-            logits,
-            target,
-            weight,
-            ignore_index,
-            reduction,
-            lambda log_p: torch.add(log_p, torch.expm1(log_p), alpha=epsilon),
-        )
+    form = poly1_form(epsilon=epsilon, label_smoothing=label_smoothing)
+    if form is not None and short_path_applies(logits, target, weight):
+        value = short_path(logits, target, weight, ignore_index, reduction, form)
         if value is not None:
             return value
     terms = softmax_terms(
@@ -239,15 +230,9 @@ def polyn_cross_entropy(
 ) -> torch.Tensor:
     """`CE + w_t * sum_{j=1..N} eps_j (1 - p_t)^j`."""
     coefficients = [float(e) for e in epsilons]
-    if _dense_applies(logits, target, label_smoothing, weight):
-        value = _per_class_nll(
-            logits,
-            target,
-            weight,
-            ignore_index,
-            reduction,
-            lambda log_p: log_p - _poly_series(-torch.expm1(log_p), coefficients),
-        )
+    form = polyn_form(epsilons=coefficients, label_smoothing=label_smoothing)
+    if form is not None and short_path_applies(logits, target, weight):
+        value = short_path(logits, target, weight, ignore_index, reduction, form)
         if value is not None:
             return value
     terms = softmax_terms(
@@ -263,27 +248,76 @@ def polyn_cross_entropy(
     return reduce(per_sample, reduction, terms.normalizer, logits.dtype)
 
 
-def _per_class_nll(
+PerClassForm = Callable[[torch.Tensor], torch.Tensor]
+
+
+def short_path(
     logits: torch.Tensor,
     target: torch.Tensor,
     weight: torch.Tensor | None,
     ignore_index: int,
     reduction: str,
-    per_class: Callable[[torch.Tensor], torch.Tensor],
+    form: PerClassForm,
 ) -> torch.Tensor | None:
     """The short path: `-w_t v(log p)_t` reduced by `F.nll_loss` (which gathers, weights,
-    ignores and divides `mean` by the summed `w_t`), for `v = per_class(log p)` elementwise.
+    ignores and divides `mean` by the summed `w_t`), for `v = form(log p)` elementwise.
 
-    None where torch refuses the inputs (shapes, targets out of range): the general path then
-    raises the error that names the loss.
+    For inputs `short_path_applies` accepts. None where torch refuses them (shapes, targets out of
+    range): the general path then raises the error that names the loss.
     """
     try:
-        log_p = torch.log_softmax(logits, dim=1)
-        return F.nll_loss(
-            per_class(log_p), target, weight=weight, ignore_index=ignore_index, reduction=reduction
-        )
+        log_p = torch.log_softmax(logits, 1)
+        return F.nll_loss(form(log_p), target, weight, None, ignore_index, None, reduction)
     except (RuntimeError, ValueError, IndexError):
         return None
+
+
+# The per-class forms `v(log p)` of the short path, one per loss, built once per setting (a
+# module builds its own when constructed). Each returns None where the short path does not
+# apply (label smoothing, a focal alpha); extra settings are ignored, so a module can pass all.
+
+
+def poly1_form(*, epsilon: float, label_smoothing: float = 0.0, **_: object) -> PerClassForm | None:
+    """`v = log p - eps (1 - p) = log p + eps expm1(log p)`."""
+    if label_smoothing != 0.0:
+        return None
+    return lambda log_p: torch.add(log_p, torch.expm1(log_p), alpha=epsilon)
+
+
+def polyn_form(
+    *, epsilons: Sequence[float], label_smoothing: float = 0.0, **_: object
+) -> PerClassForm | None:
+    """`v = log p - sum_j eps_j (1 - p)^j`."""
+    if label_smoothing != 0.0:
+        return None
+    coefficients = [float(e) for e in epsilons]
+    return lambda log_p: log_p - _poly_series(-torch.expm1(log_p), coefficients)
+
+
+def focal_form(
+    *,
+    gamma: float,
+    alpha: ClassValues = None,
+    epsilon: float = 0.0,
+    label_smoothing: float = 0.0,
+    **_: object,
+) -> PerClassForm | None:
+    """`v = (1 - p)^gamma (log p - eps (1 - p))`, with `p - 1 = expm1(log p)`."""
+    if label_smoothing != 0.0 or alpha is not None:
+        return None
+
+    def values(log_p: torch.Tensor) -> torch.Tensor:
+        p_minus_one = torch.expm1(log_p)
+        inner = log_p if epsilon == 0.0 else torch.add(log_p, p_minus_one, alpha=epsilon)
+        if gamma == 0.0:
+            return inner
+        if gamma == 2.0:  # the default: two products cost less than `pow`, forward and back
+            return p_minus_one * p_minus_one * inner
+        if gamma % 2.0 == 0.0:  # an even power needs no sign flip
+            return p_minus_one.pow(gamma) * inner
+        return one_minus_power(-p_minus_one, gamma) * inner
+
+    return values
 
 
 def _poly_series(x: torch.Tensor, coefficients: Sequence[float]) -> torch.Tensor:
@@ -308,19 +342,9 @@ def focal(
     loss: str = "focal",
 ) -> torch.Tensor:
     """`alpha_t (1 - p_t)^gamma CE + eps * w_t * (1 - p_t)^(gamma + 1)` (eps = 0: plain focal)."""
-    if alpha is None and _dense_applies(logits, target, label_smoothing, weight):
-
-        def focal_per_class(log_p: torch.Tensor) -> torch.Tensor:
-            # v = (1 - p)^gamma (log p - eps (1 - p)), with p - 1 = expm1(log p)
-            p_minus_one = torch.expm1(log_p)
-            inner = log_p if epsilon == 0.0 else torch.add(log_p, p_minus_one, alpha=epsilon)
-            if gamma == 0.0:
-                return inner
-            if gamma % 2.0 == 0.0:  # an even power needs no sign flip
-                return p_minus_one.pow(gamma) * inner
-            return one_minus_power(-p_minus_one, gamma) * inner
-
-        value = _per_class_nll(logits, target, weight, ignore_index, reduction, focal_per_class)
+    form = focal_form(gamma=gamma, alpha=alpha, epsilon=epsilon, label_smoothing=label_smoothing)
+    if form is not None and short_path_applies(logits, target, weight):
+        value = short_path(logits, target, weight, ignore_index, reduction, form)
         if value is not None:
             return value
     terms = softmax_terms(

@@ -8,8 +8,8 @@ from typing import Any
 
 from torch import nn
 
+from polybench.registry import Registry
 from polybench.tasks import Option, TaskData, validate_options
-from polybench.tasks._options import closest
 
 
 @dataclass(frozen=True)
@@ -28,32 +28,17 @@ class ModelSpec:
     check: Callable[[Mapping[str, Any]], str | None] | None = None
 
 
-MODELS: dict[str, ModelSpec] = {}
+MODELS: Registry[ModelSpec] = Registry("model", plugins="model", sort=True)
 
 
 def register(spec: ModelSpec) -> ModelSpec:
     """Add a model to `MODELS`."""
-    if MODELS.get(spec.name) is spec:
-        return spec
-    if spec.name in MODELS:
-        raise ValueError(f"model {spec.name!r} is registered twice")
-    MODELS[spec.name] = spec
-    return spec
+    return MODELS.add(spec.name, spec)
 
 
 def get_model_spec(name: str) -> ModelSpec:
     """The registered model `name`; ValueError with the closest names when unknown."""
-    if name not in MODELS:
-        from polybench.plugins import load_entry_points
-
-        load_entry_points("model")
-    try:
-        return MODELS[name]
-    except KeyError:
-        raise ValueError(
-            f"Unknown model {name!r}; available: {', '.join(sorted(MODELS))}."
-            + closest(name, sorted(MODELS))
-        ) from None
+    return MODELS.lookup(name)
 
 
 def validate_model(name: str, task: TaskData, options: Mapping[str, Any]) -> dict[str, Any]:

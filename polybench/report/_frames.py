@@ -6,7 +6,6 @@ else `sqlite:///polybench.db`), reads, closes it, and computes with `polybench.s
 
 from __future__ import annotations
 
-import difflib
 import logging
 from collections.abc import Sequence
 from contextlib import contextmanager
@@ -15,6 +14,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from polybench import stats
+from polybench.errors import UnknownName, did_you_mean
 from polybench.report._summary import ranking as ranking_from_summary
 from polybench.report._summary import summarize
 from polybench.vocab import (
@@ -54,11 +54,10 @@ def _check_study(store: Store, study: str) -> pd.DataFrame:
     row = studies[studies["study"] == study]
     if row.empty:
         known = studies["study"].tolist()
-        close = difflib.get_close_matches(study, known, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
         raise ValueError(
             f"no study {study!r} in {store.display_url}; known studies: "
-            f"{', '.join(known) or 'none (run `polybench run STUDY.yaml` first)'}.{hint}"
+            f"{', '.join(known) or 'none (run `polybench run STUDY.yaml` first)'}."
+            + did_you_mean(study, known)
         )
     return row
 
@@ -70,11 +69,7 @@ def _check_choices(phase: Filter, state: Filter) -> None:
     for name, wanted, allowed in (("phase", phase, PHASES), ("state", state, RUN_STATES)):
         for value in [] if wanted is None else [wanted] if isinstance(wanted, str) else wanted:
             if value not in allowed:
-                close = difflib.get_close_matches(value, allowed, n=1)
-                hint = f" Did you mean {close[0]!r}?" if close else ""
-                raise ValueError(
-                    f"unknown {name} {value!r}; expected one of {', '.join(allowed)}.{hint}"
-                )
+                raise UnknownName(name, value, allowed)
 
 
 def studies(storage: str | None) -> pd.DataFrame:

@@ -252,6 +252,8 @@ def _summary_row(
     if failed:
         notes.append(f"{failed} failed search run(s) not counted")
     row["note"] = "; ".join(notes) or None
+    # why a verdict has no test: the comparison's reason, else the row's first note
+    row["_why_no_test"] = row.get("_why_no_test") or (notes[0] if notes else None)
     return row
 
 
@@ -280,6 +282,7 @@ def _comparison(
         row |= {column: compared[column] for column in _FROM_COMPARISON}
         if isinstance(compared["note"], str) and row["n_seeds"]:
             compare_note = compared["note"]
+            row["_why_no_test"] = compared["why_no_test"]
     elif loss == evidence.baseline:
         row["delta"] = 0.0 if row["n_seeds"] else np.nan
         notes.append("baseline")
@@ -302,7 +305,7 @@ def _summary_frame(
     """The rows as the summary frame: the budget ledger, throughput comparisons, ranks,
     verdict sentences and stable dtypes added."""
     baseline, spec = evidence.baseline, evidence.spec
-    frame = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+    frame = pd.DataFrame(rows, columns=[*SUMMARY_COLUMNS, "_why_no_test"])
     ledger = stats.budget_ledger(runs).set_index(["task", "loss"])
     if len(frame):
         keys = pd.MultiIndex.from_frame(frame[["task", "loss"]])
@@ -320,9 +323,16 @@ def _summary_frame(
     frame["n_pairs"] = frame["n_pairs"].fillna(frame["n_seeds"].where(frame["loss"] == baseline))
     fails_more = evidence.fails_more()
     frame["verdict_text"] = [
-        verdict_sentence(row, baseline, alpha, fails_more=(row["task"], row["loss"]) in fails_more)
+        verdict_sentence(
+            row,
+            baseline,
+            alpha,
+            fails_more=(row["task"], row["loss"]) in fails_more,
+            why_no_test=row["_why_no_test"] if isinstance(row["_why_no_test"], str) else None,
+        )
         for _, row in frame.iterrows()
     ]
+    frame = frame.drop(columns="_why_no_test")
     for column in _TEXT_COLUMNS:
         # text as object holding str or None, like the store's frames (pandas 2 and 3 alike)
         frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
@@ -415,21 +425,25 @@ def _group_notes(groups: pd.DataFrame, task: str, loss: str, has_search: bool) -
 
 
 def verdict_sentence(
-    row: pd.Series, baseline: str, alpha: float, fails_more: bool = False
+    row: pd.Series,
+    baseline: str,
+    alpha: float,
+    fails_more: bool = False,
+    why_no_test: str | None = None,
 ) -> str | None:
     """One loss's verdict against the baseline in words, with its power; None for the baseline.
 
     For example "inconclusive: +0.0005 [-0.0040, +0.0050], not significant (paired t p=0.62,
     Holm p=0.62); with 4 seeds only differences above 0.0081 would be detected (80% power,
     alpha 0.025)". `fails_more`: the loss failed on a larger share of its seeds than the
-    baseline, which the sentence says after its failures.
+    baseline, which the sentence says after its failures. `why_no_test`: why the row has no
+    p-value (the `why_no_test` of `polybench.stats.compare_to_baseline`).
     """
     if row["loss"] == baseline or not isinstance(row.get("verdict"), str):
         return None
     verdict = row["verdict"]
     if pd.isna(row.get("p_value")):
-        reason = row["note"] if isinstance(row.get("note"), str) else f"no {baseline} runs"
-        reason = reason.split(": no ")[0].split("; ")[0]
+        reason = why_no_test or f"no {baseline} runs"
         text = f"{verdict}: {_delta(row)} ({reason}, no test)"
     else:
         p = f"{row['t_test']} {_p_is(row['p_value'])}, Holm {_p_is(row['p_holm'])}"

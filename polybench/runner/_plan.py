@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from polybench.config import TUNABLE_SETTINGS, LossSpec, Range, StudyConfig, TaskSpec
+from polybench.config import TUNABLE_SETTINGS, LossSpec, Range, StudyConfig, TaskEntry
 from polybench.vocab import BASELINE_LOSS
 
 if TYPE_CHECKING:
@@ -82,7 +82,7 @@ class PairPlan:
     """
 
     study: str
-    task: TaskSpec
+    task: TaskEntry
     model: str
     loss: LossSpec
     trials: int
@@ -314,7 +314,7 @@ def _budget(config: StudyConfig, space: tuple[Param, ...]) -> tuple[int, str | N
     return trials, None
 
 
-def _max_epochs(task: TaskSpec, space: tuple[Param, ...], default: int) -> int:
+def _max_epochs(task: TaskEntry, space: tuple[Param, ...], default: int) -> int:
     """The most epochs one trial of this pair can train (a tuned `epochs` counts at its top)."""
     for param in space:
         if param.name == "epochs":

@@ -11,6 +11,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from polybench.registry import Registry
+
 if TYPE_CHECKING:
     import optuna
 
@@ -89,16 +91,11 @@ def _hyperband(context: SearchContext) -> optuna.pruners.BasePruner:
     )
 
 
-SAMPLERS: dict[str, Callable[[SearchContext], optuna.samplers.BaseSampler]] = {
-    "tpe": _tpe,
-    "random": _random,
-    "grid": _grid,
-    "cmaes": _cmaes,
-    "nsga2": _nsga2,
-}
+SAMPLERS: Registry[Callable[[SearchContext], optuna.samplers.BaseSampler]] = Registry(
+    "sampler",
+    entries={"tpe": _tpe, "random": _random, "grid": _grid, "cmaes": _cmaes, "nsga2": _nsga2},
+)
 
-PRUNERS: dict[str, Callable[[SearchContext], optuna.pruners.BasePruner]] = {
-    "none": _no_pruner,
-    "median": _median,
-    "hyperband": _hyperband,
-}
+PRUNERS: Registry[Callable[[SearchContext], optuna.pruners.BasePruner]] = Registry(
+    "pruner", entries={"none": _no_pruner, "median": _median, "hyperband": _hyperband}
+)

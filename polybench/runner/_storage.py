@@ -3,7 +3,9 @@
 Optuna's `RDBStorage` turns a dropped connection into `StorageInternalError`, and a trial whose
 bookkeeping fails is marked FAIL; `RetryingRDBStorage` repeats each storage call on a transient
 fault (see `polybench.db.StorageRetry`) before anything reaches Optuna's trial logic.
-Heartbeats are the exception: a missed heartbeat is not retried (the next one comes soon).
+Heartbeats are the exception: a missed heartbeat is not retried (the next one comes soon). And
+right after this process's own calls were held up, no other worker's trial is failed as stale:
+their heartbeats were held up by the same fault.
 
 Creating Optuna's tables is not safe when several processes start on an empty database at
 once (SQLite: `UNIQUE constraint failed: alembic_version`; PostgreSQL: duplicate type
@@ -20,6 +22,7 @@ import functools
 import logging
 import os
 import tempfile
+import time
 import warnings
 import zlib
 from collections.abc import Callable, Iterator
@@ -30,7 +33,7 @@ import optuna
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from polybench.db._retry import StorageRetry, is_transient
+from polybench.db._retry import STALL_S, StorageRetry, is_transient
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +69,6 @@ _RETRIED = (
     "get_all_trials",
     "_get_trials",
     "get_n_trials",
-    "_get_stale_trial_ids",
 )
 
 
@@ -84,12 +86,30 @@ class RetryingRDBStorage(optuna.storages.RDBStorage):
             )
 
     def record_heartbeat(self, trial_id: int) -> None:
+        started = time.monotonic()
         try:
             super().record_heartbeat(trial_id)
         except Exception as error:
             if not is_transient(error):
                 raise
+            self.retry.note_stall()
             logger.info("heartbeat of trial %d missed: %s", trial_id, error)
+            return
+        if time.monotonic() - started > STALL_S:
+            self.retry.note_stall()
+
+    def _get_stale_trial_ids(self, study_id: int) -> list[int]:
+        """Trials whose heartbeats stopped, except right after this process's own storage
+        calls were held up (a lock, a server restarting): every worker's heartbeats were held
+        up then too, so they get a fresh grace period instead of being failed and retried."""
+        grace = self.grace_period or 2 * (self.heartbeat_interval or 0)
+        if self.retry.stalled_within(grace):
+            return []
+        return self.retry.call(
+            lambda: super(RetryingRDBStorage, self)._get_stale_trial_ids(study_id),
+            what="looking for stale trials",
+            url=self.url,
+        )
 
 
 def _retried(name: str) -> Callable[..., Any]:

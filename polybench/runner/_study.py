@@ -13,7 +13,8 @@ import multiprocessing
 import os
 import signal
 import time
-from contextlib import nullcontext
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,6 +23,7 @@ import pandas as pd
 
 from polybench.config import StudyConfig, load_study, parse_study
 from polybench.db._retry import DEFAULT_RETRY_SECONDS
+from polybench.errors import did_you_mean
 from polybench.runner._placement import (
     WorkerLayout,
     choose_workers,
@@ -145,11 +147,13 @@ def run_study(
         )
 
     started = time.monotonic()
-    store = open_store(url, retry=StorageRetry(storage_retry))
+    with _resumable():  # a lock or outage at start-up: one line that says what to do
+        store = open_store(url, retry=StorageRetry(storage_retry))
     try:
-        store.ensure_study(config.name, config.text or config.model_dump_json())
-        # Creating Optuna's tables once here keeps parallel workers from racing to do it.
-        optuna_storage = open_optuna_storage(url, config, store)
+        with _resumable():
+            store.ensure_study(config.name, config.text or config.model_dump_json())
+            # Creating Optuna's tables once here keeps parallel workers from racing to do it.
+            optuna_storage = open_optuna_storage(url, config, store)
         interrupts = Interrupts()
         live = _live_progress(store, plan, layout, console) if progress else nullcontext()
         # Signal handlers and Optuna's log level are the caller's again once the study stops.
@@ -173,6 +177,17 @@ def run_study(
         )
     finally:
         store.close()
+
+
+@contextmanager
+def _resumable() -> Iterator[None]:
+    """StorageUnavailable from the block says that running the same command again resumes."""
+    from polybench.db._retry import StorageUnavailable
+
+    try:
+        yield
+    except StorageUnavailable as error:
+        raise StorageUnavailable(f"{error}; {_RESUME}") from error
 
 
 def _live_progress(
@@ -227,14 +242,10 @@ def study_status(storage: str | None = None, study: str | None = None) -> pd.Dat
             return pd.DataFrame(rows, columns=columns)
         match = studies[studies["study"] == study]
         if not len(match):
-            import difflib
-
             names = list(studies["study"])
-            near = difflib.get_close_matches(study, names, n=3, cutoff=0.5)
-            hint = f" Did you mean {', '.join(map(repr, near))}?" if near else ""
             raise ValueError(
                 f"no study {study!r} in {store.display_url}; studies there: "
-                f"{', '.join(names) or '(none)'}.{hint}"
+                f"{', '.join(names) or '(none)'}." + did_you_mean(study, names)
             )
         config = parse_study(match.iloc[0]["config_text"], source=f"study {study!r}")
         return progress_frame(store.runs(study=study), build_plan(config))

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import optuna
 from optuna.trial import TrialState
 
-from polybench.config import DIRECTIONS, StudyConfig, TaskSpec
+from polybench.config import DIRECTIONS, StudyConfig, TaskEntry
 from polybench.db._retry import StorageRetry, StorageUnavailable
 from polybench.runner import _trials
 from polybench.runner._plan import ConfirmSeed, PairPlan, StudyPlan
@@ -58,6 +58,12 @@ class TrialFailed(Exception):
 
 class TrialInterrupted(Exception):
     """The user interrupted the trial; it was queued again for the next run."""
+
+
+class TrialTakenOver(Exception):
+    """Another worker failed this trial as stale and queued it again: this worker's heartbeats
+    could not be written (the database was locked or unreachable for longer than the grace
+    period) while it was still training. This worker leaves the trial and its run alone."""
 
 
 class StorageLost(BaseException):
@@ -265,20 +271,35 @@ class Worker:
         return "done"
 
     def _optimize(self, study: optuna.Study, objective: Callable[[optuna.Trial], Any]) -> None:
+        running: list[optuna.Trial] = []
+
         def guarded(trial: optuna.Trial) -> Any:
             self._run_id = None
+            running.append(trial)
             try:
                 return objective(trial)
             except StorageUnavailable as error:
                 self._give_back(trial, error)
                 raise StorageLost(error) from None
+            except optuna.exceptions.UpdateFinishedTrialError:
+                raise TrialTakenOver from None
 
-        study.optimize(
-            guarded,
-            n_trials=1,
-            catch=(TrialSkipped, TrialFailed, TrialInterrupted),
-            gc_after_trial=False,
-        )
+        try:
+            study.optimize(
+                guarded,
+                n_trials=1,
+                catch=(TrialSkipped, TrialFailed, TrialInterrupted, TrialTakenOver),
+                gc_after_trial=False,
+            )
+        except ValueError:  # Optuna's "Cannot tell a FAIL trial": it was taken over
+            if not running or not self._taken_over(running[0]):
+                raise
+            logger.warning(
+                "%s trial %d: another worker retried it while this worker could not write to "
+                "the database (its heartbeats went stale); this worker leaves it",
+                study.study_name,
+                running[0].number,
+            )
         self.report.trials += 1
         if self.on_trial is not None:
             self.on_trial()
@@ -446,6 +467,8 @@ class Worker:
                 )
         except StorageUnavailable:
             raise
+        except optuna.exceptions.UpdateFinishedTrialError:
+            raise TrialTakenOver from None  # its run row is the retry's now: leave it alone
         except KeyboardInterrupt:
             self._finish_failed(run_id, "interrupted by the user; runs again on resume")
             _trials.requeue(trial.study, trial, lost_worker=False)
@@ -560,6 +583,11 @@ class Worker:
         ]
         return values[0] if len(values) == 1 else values
 
+    def _taken_over(self, trial: optuna.Trial) -> bool:
+        """Whether `trial`, still running here, was finished by another worker's stale check."""
+        stored = [t for t in trial.study.get_trials(deepcopy=False) if t.number == trial.number]
+        return bool(stored) and stored[0].state == TrialState.FAIL
+
     def _finish_failed(self, run_id: int, reason: str) -> None:
         _trials.finish_failed(self.store, run_id, reason)
 
@@ -580,14 +608,14 @@ class Worker:
         except Exception as cleanup:
             logger.info("could not give the trial back yet (%s); the next run retries it", cleanup)
 
-    def _data_seed(self, spec: TaskSpec, varied: int | None) -> int:
+    def _data_seed(self, spec: TaskEntry, varied: int | None) -> int:
         """The split's seed: a confirm seed's own when `split` is varied, else the task's
         `data_seed` option, else the study seed."""
         if varied is not None:
             return varied
         return int(spec.options.get("data_seed", self.config.seed))
 
-    def _task(self, spec: TaskSpec, data_seed: int) -> Any:
+    def _task(self, spec: TaskEntry, data_seed: int) -> Any:
         key = (spec.name, data_seed)  # one entry per condition: labels differ, options too
         if key not in self._tasks:
             from polybench.tasks import load_task
@@ -598,7 +626,7 @@ class Worker:
         return self._tasks[key]
 
 
-def record_loss_costs(store: Any, config: StudyConfig, spec: TaskSpec, task: Any) -> None:
+def record_loss_costs(store: Any, config: StudyConfig, spec: TaskEntry, task: Any) -> None:
     """Measure and store the study's loss cost ratios for this task, unless a worker already
     did: forward + backward of each loss (its fixed params) against cross-entropy on logits of
     the task's batch shape, on this worker's device. Never stops the study: a failure is logged.
@@ -634,7 +662,7 @@ def record_loss_costs(store: Any, config: StudyConfig, spec: TaskSpec, task: Any
         logger.warning("loss cost ratios for task %s not measured: %s", spec.name, error)
 
 
-def _training_options(spec: TaskSpec, settings: dict[str, Any]) -> dict[str, Any]:
+def _training_options(spec: TaskEntry, settings: dict[str, Any]) -> dict[str, Any]:
     """Keyword arguments of `fit` from the task entry, overridden by tuned settings."""
     options: dict[str, Any] = {
         "epochs": spec.epochs,

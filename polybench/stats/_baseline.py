@@ -100,6 +100,7 @@ class Comparison:
     g_av: float
     equivalence: Equivalence | None
     note: str | None
+    why_no_test: str | None = None
 
 
 def welch_t_test(a: Sequence[float], b: Sequence[float], confidence: float = CONFIDENCE) -> TTest:
@@ -266,17 +267,17 @@ def compare(
         base["n_pairs"] = x.size
         base["delta"] = float((x - y).mean()) if x.size else np.nan
         if x.size < MIN_SEEDS:
-            note = (
+            why = (
                 f"too few seeds (n={x.size} completed by both, of {base['n']} and "
-                f"{base['n_baseline']}): no interval or test"
+                f"{base['n_baseline']})"
             )
-            return Comparison(**base, **none, note=note)
+            return Comparison(**base, **none, note=f"{why}: no interval or test", why_no_test=why)
     else:
         base["n_pairs"] = 0
         base["delta"] = base["mean"] - base["mean_baseline"]
         if x.size < MIN_SEEDS or y.size < MIN_SEEDS:
-            note = f"too few seeds (n={x.size} vs {y.size} for the baseline): no interval or test"
-            return Comparison(**base, **none, note=note)
+            why = f"too few seeds (n={x.size} vs {y.size} for the baseline)"
+            return Comparison(**base, **none, note=f"{why}: no interval or test", why_no_test=why)
     test = paired_t_test(x, y, confidence) if paired else welch_t_test(x, y, confidence)
     bootstrap = bootstrap_difference_interval(
         x, y, paired=paired, confidence=confidence, resamples=resamples, seed=seed
@@ -287,13 +288,14 @@ def compare(
         equivalence = tost_paired(x, y, margin, alpha) if margin else None
     else:
         d_z, g_av, sd_diff, equivalence = np.nan, hedges_g(x, y), np.nan, None
-    note = None
+    note = why = None
     if not np.isfinite(test.p_value):
-        note = (
-            "the same difference on every seed: no test"
+        why = (
+            "the same difference on every seed"
             if paired
-            else "no spread across seeds in either loss: no test"
+            else "no spread across seeds in either loss"
         )
+        note = f"{why}: no test"
     elif min(x.size, y.size) < RECOMMENDED_SEEDS:
         note = f"only {min(x.size, y.size)} seeds: interval and test are rough"
     return Comparison(
@@ -306,6 +308,7 @@ def compare(
         g_av=g_av,
         equivalence=equivalence,
         note=note,
+        why_no_test=why,
     )
 
 
@@ -372,6 +375,7 @@ COMPARISON_COLUMNS = [
     "tost_p",
     "verdict",
     "note",
+    "why_no_test",
 ]
 _INTEGER_COLUMNS = ["n_seeds", "n_baseline", "n_pairs", "n_failed", "n_failed_baseline"]
 
@@ -410,7 +414,8 @@ def compare_to_baseline(
     - alpha_holm = alpha / m (Holm's strictest level, m tests in the task), mde: the mean
       difference detected with `power` at alpha_holm given sd_diff and n_pairs;
     - margin, tost_p (NaN without a margin); verdict: better / worse / equivalent /
-      inconclusive; note: why a number is missing.
+      inconclusive; note: why a number is missing; why_no_test: why there is no test (the
+      first part of the note), None when there is one.
     """
     metric_specs = {m: get_metric(m) for m in metrics}
     first = next(iter(metric_specs.values()), DEFAULT_METRIC)
@@ -444,6 +449,7 @@ def compare_to_baseline(
                 row["_fails_more"] = rate > base_rate
                 if base_done.empty:
                     row["note"] = f"no complete {baseline} confirm runs in task {task!r}"
+                    row["why_no_test"] = row["note"]
                     row |= {"n_seeds": len(done), "n_baseline": 0, "n_pairs": 0}
                     family.append(row)
                     continue
@@ -481,7 +487,7 @@ def compare_to_baseline(
             rows += family
     frame = pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
     frame = frame.astype({column: "int64" for column in _INTEGER_COLUMNS})
-    for column in ("failures", "t_test", "note", "verdict"):
+    for column in ("failures", "t_test", "note", "why_no_test", "verdict"):
         frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
     frame.attrs |= {
         "ci_method": interval_description(confidence),
@@ -505,6 +511,7 @@ def _comparison_row(result: Comparison) -> dict:
         "d_z": result.d_z,
         "g_av": result.g_av,
         "note": result.note,
+        "why_no_test": result.why_no_test,
     }
     if result.delta_interval is not None:
         row |= {"delta_ci_low": result.delta_interval.low}

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import difflib
-
+from polybench.errors import UnknownName, suggest
 from polybench.vocab import METRICS, TEST_COLUMNS, TEST_PREFIX, VAL_PREFIX, Metric, higher_is_better
 
 __all__ = ["METRICS", "TEST_METRICS", "Metric", "get_metric", "objective_higher_is_better"]
@@ -19,9 +18,7 @@ def get_metric(name: str) -> Metric:
     bare = name.removeprefix(VAL_PREFIX).removeprefix(TEST_PREFIX)
     if bare in METRICS:
         return METRICS[bare]
-    close = difflib.get_close_matches(bare, list(METRICS), n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    raise ValueError(f"Unknown metric {name!r}; expected one of {', '.join(METRICS)}.{hint}")
+    raise UnknownName("metric", name, METRICS, suggest(bare, METRICS))
 
 
 objective_higher_is_better = higher_is_better

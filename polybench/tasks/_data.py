@@ -1,8 +1,8 @@
 """What a task yields (`TaskData`, `Split`), and how raw examples become its splits.
 
 A loader reads a `Source`: raw examples with labels, either in one part ("all", split here,
-stratified by class) or with official parts ("train", "test" and maybe "val"). `assemble` then
-applies, in this order and all fixed by `data_seed`:
+stratified by class) or with official parts ("train", "test" and maybe "val"). `split_source`,
+then `image_splits` / `text_splits` apply, in this order and all fixed by `data_seed`:
 
 1. splitting: "all" -> train / val / test, stratified; "train" + "test" -> val split off train;
 2. `subsample`: a stratified fraction of every split (a number > 1 is a training-set size, and

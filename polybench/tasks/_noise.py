@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from polybench.tasks._options import closest
+from polybench.errors import did_you_mean
 
 NOISE_KINDS = ("symmetric", "asymmetric")
 # second entropy word of the noise stream: the split, subsample and long tail use data_seed alone
@@ -60,7 +60,7 @@ class LabelNoise:
         if unknown:
             raise ValueError(
                 f"has no key {unknown[0]!r}; expected {cls.SHAPE}."
-                + closest(str(unknown[0]), ("rate", "kind"))
+                + did_you_mean(unknown[0], ("rate", "kind"))
             )
         if "rate" not in value:
             raise ValueError(f"needs a rate; expected {cls.SHAPE}.")
@@ -71,7 +71,7 @@ class LabelNoise:
         if kind not in NOISE_KINDS:
             raise ValueError(
                 f"kind got {kind!r}; allowed: {', '.join(NOISE_KINDS)}."
-                + closest(str(kind), NOISE_KINDS)
+                + did_you_mean(kind, NOISE_KINDS)
             )
         if kind == "asymmetric" and rate >= 0.5:
             raise ValueError(

@@ -7,11 +7,12 @@ allowed and the closest valid names.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from polybench.errors import InvalidValue, UnknownName
 
 
 @dataclass(frozen=True)
@@ -54,12 +55,6 @@ class Option:
         return text
 
 
-def closest(name: str, names: Sequence[str]) -> str:
-    """A ' Did you mean ...?' suffix naming the closest valid names, or ''."""
-    near = difflib.get_close_matches(name, list(names), n=3, cutoff=0.5)
-    return f" Did you mean {', '.join(repr(n) for n in near)}?" if near else ""
-
-
 def _coerce(owner: str, option: Option, value: Any) -> Any:
     where = f"{owner} option {option.name!r}"
     if value is None:
@@ -98,20 +93,21 @@ def _coerce(owner: str, option: Option, value: Any) -> Any:
         elif kind is str and not isinstance(value, str):
             raise TypeError(value)
     except (TypeError, ValueError):
-        raise ValueError(
-            f"{where} got {value!r} ({type(value).__name__}); expected {option.describe()}."
+        raise InvalidValue(
+            option.name,
+            value,
+            option.describe(),
+            owner=owner,
+            detail=f" ({type(value).__name__})",
         ) from None
     if option.choices is not None and value not in option.choices:
-        raise ValueError(
-            f"{where} got {value!r}; allowed: {', '.join(option.choices)}."
-            + closest(str(value), option.choices)
-        )
+        raise InvalidValue(option.name, value, owner=owner, allowed=option.choices)
     is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
     if is_number and (
         (option.low is not None and value < option.low)
         or (option.high is not None and value > option.high)
     ):
-        raise ValueError(f"{where} got {value!r}; expected {option.describe()}.")
+        raise InvalidValue(option.name, value, option.describe(), owner=owner)
     return value
 
 
@@ -126,10 +122,7 @@ def validate_options(
     by_name = {option.name: option for option in declared}
     for name in given:
         if name not in by_name:
-            allowed = ", ".join(sorted(by_name)) or "(none)"
-            raise ValueError(
-                f"{owner} has no option {name!r}; allowed: {allowed}." + closest(name, by_name)
-            )
+            raise UnknownName("option", name, sorted(by_name), owner=owner)
     clean: dict[str, Any] = {}
     for option in declared:
         if option.name in given:

@@ -12,8 +12,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from polybench.registry import Registry
 from polybench.tasks import _data, _noise, _text
-from polybench.tasks._options import Option, closest, validate_options
+from polybench.tasks._options import Option, validate_options
 
 logger = logging.getLogger(__name__)
 
@@ -123,32 +124,17 @@ class TaskSpec:
         return self.options + common + extra + text
 
 
-TASKS: dict[str, TaskSpec] = {}
+TASKS: Registry[TaskSpec] = Registry("task", plugins="task", sort=True)
 
 
 def register(spec: TaskSpec) -> TaskSpec:
     """Add a task to `TASKS` (one definition plus this call adds a task)."""
-    if TASKS.get(spec.name) is spec:
-        return spec
-    if spec.name in TASKS:
-        raise ValueError(f"task {spec.name!r} is registered twice")
-    TASKS[spec.name] = spec
-    return spec
+    return TASKS.add(spec.name, spec)
 
 
 def get_task_spec(name: str) -> TaskSpec:
     """The registered task `name`; ValueError with the closest names when unknown."""
-    if name not in TASKS:
-        from polybench.plugins import load_entry_points
-
-        load_entry_points("task")
-    try:
-        return TASKS[name]
-    except KeyError:
-        raise ValueError(
-            f"Unknown task {name!r}; available: {', '.join(sorted(TASKS))}."
-            + closest(name, sorted(TASKS))
-        ) from None
+    return TASKS.lookup(name)
 
 
 def validate_task_options(name: str, options: Mapping[str, Any]) -> dict[str, Any]:
