@@ -4,6 +4,7 @@ pruners) and the losses' declared hyperparameters; each problem is (key path, me
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import Any
 
 from polybench.config._schema import (
@@ -41,14 +42,12 @@ def _semantic_problems(config: StudyConfig) -> list[tuple[tuple[str | int, ...],
     if search.sampler not in SAMPLERS:
         add(
             ("search", "sampler"),
-            f"unknown sampler {search.sampler!r}; allowed: {', '.join(SAMPLERS)}."
-            + did_you_mean(search.sampler, SAMPLERS),
+            _unknown("sampler", search.sampler, SAMPLERS),
         )
     if search.pruner not in PRUNERS:
         add(
             ("search", "pruner"),
-            f"unknown pruner {search.pruner!r}; allowed: {', '.join(PRUNERS)}."
-            + did_you_mean(search.pruner, PRUNERS),
+            _unknown("pruner", search.pruner, PRUNERS),
         )
     found.extend(_metric_problems(search))
 
@@ -108,8 +107,7 @@ def _metric_problems(search: SearchSpec) -> list[tuple[tuple[str | int, ...], st
             found.append(
                 (
                     loc,
-                    f"unknown metric {name!r}; allowed: {', '.join(DIRECTIONS)}."
-                    + did_you_mean(name, DIRECTIONS),
+                    _unknown("metric", name, DIRECTIONS),
                 )
             )
         elif index == 0 and not name.startswith(VAL_PREFIX):
@@ -135,6 +133,11 @@ def _metric_problems(search: SearchSpec) -> list[tuple[tuple[str | int, ...], st
     return found
 
 
+def _unknown(kind: str, name: object, allowed: Iterable[object]) -> str:
+    """The study file's message for a name not in a registry (lower case: it follows a key)."""
+    return UnknownName(kind, name, allowed).render(unknown="unknown")
+
+
 def _tasks_problems(config: StudyConfig) -> list[tuple[tuple[str | int, ...], str]]:
     from polybench.models import MODELS
     from polybench.tasks import TASKS
@@ -147,8 +150,7 @@ def _tasks_problems(config: StudyConfig) -> list[tuple[tuple[str | int, ...], st
             found.append(
                 (
                     (*loc, "task"),
-                    f"unknown task {spec.task!r}; allowed: {', '.join(sorted(TASKS))}."
-                    + did_you_mean(spec.task, TASKS),
+                    _unknown("task", spec.task, sorted(TASKS)),
                 )
             )
         elif spec.name in seen:
@@ -163,8 +165,7 @@ def _tasks_problems(config: StudyConfig) -> list[tuple[tuple[str | int, ...], st
             found.append(
                 (
                     (*loc, "model"),
-                    f"unknown model {spec.model!r}; allowed: {', '.join(sorted(MODELS))}."
-                    + did_you_mean(spec.model, MODELS),
+                    _unknown("model", spec.model, sorted(MODELS)),
                 )
             )
         else:
@@ -269,16 +270,14 @@ def _training_problems(
         found.append(
             (
                 (*loc, "optimizer", "name"),
-                f"unknown optimizer {name!r}; allowed: {', '.join(OPTIMIZERS)}."
-                + did_you_mean(name, OPTIMIZERS),
+                _unknown("optimizer", name, OPTIMIZERS),
             )
         )
     if spec.schedule is not None and spec.schedule not in SCHEDULES:
         found.append(
             (
                 (*loc, "schedule"),
-                f"unknown schedule {spec.schedule!r}; allowed: {', '.join(SCHEDULES)}."
-                + did_you_mean(spec.schedule, SCHEDULES),
+                _unknown("schedule", spec.schedule, SCHEDULES),
             )
         )
     return found
@@ -296,8 +295,7 @@ def _losses_problems(config: StudyConfig) -> list[tuple[tuple[str | int, ...], s
             found.append(
                 (
                     (*loc, "loss"),
-                    f"unknown loss {spec.loss!r}; allowed: {', '.join(LOSSES)}."
-                    + did_you_mean(spec.loss, LOSSES),
+                    _unknown("loss", spec.loss, LOSSES),
                 )
             )
             continue
