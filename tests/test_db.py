@@ -280,6 +280,30 @@ def test_database_from_a_newer_polybench_is_refused(storage_url):
         open_store(storage_url)
 
 
+def test_first_use_racing_another_process_that_commits_between_its_reads(storage_url, monkeypatch):
+    """Two processes open one empty database. The first reads "no revision"; the other one
+    then creates and commits the tables; the first's next read sees tables. It must not call
+    that an unknown schema (CI saw this on PostgreSQL with four processes starting together)."""
+    from polybench.db import _migrations
+
+    real = _migrations.current_revision
+    other_process_done = False
+
+    def revision_then_the_other_process_commits(connection):
+        nonlocal other_process_done
+        revision = real(connection)
+        if not other_process_done:
+            other_process_done = True
+            assert _migrations.upgrade(storage_url).is_current  # the other process, committed
+        return revision
+
+    monkeypatch.setattr(_migrations, "current_revision", revision_then_the_other_process_commits)
+    with open_store(storage_url) as store:
+        store.ensure_study("race", "")
+    assert other_process_done
+    assert _scalar(storage_url, f"SELECT version_num FROM {VERSION_TABLE}") == head_revision()
+
+
 def test_polybench_and_optuna_share_a_database(storage_url):
     import optuna
     from alembic.autogenerate import compare_metadata

@@ -129,12 +129,7 @@ def migrate(engine: Engine, url: str, revision: str, *, direction: str = "upgrad
     returns the revision the database is at afterwards."""
     try:
         with migration_transaction(engine) as connection:
-            config = alembic_config(connection)
-            if direction == "upgrade":
-                command.upgrade(config, revision)
-            else:
-                command.downgrade(config, revision)
-            return current_revision(connection)
+            return _migrate_on(connection, revision, direction)
     except CommandError as error:
         raise StorageError(
             f"cannot {direction} {display_url(url)} to {revision!r}: {error}; "
@@ -142,6 +137,21 @@ def migrate(engine: Engine, url: str, revision: str, *, direction: str = "upgrad
         ) from None
     except DBAPIError as error:
         raise storage_error(url, f"{direction} {revision!r} on", error) from None
+
+
+def _migrate_on(connection: Connection, revision: str, direction: str) -> str | None:
+    config = alembic_config(connection)
+    if direction == "upgrade":
+        command.upgrade(config, revision)
+    else:
+        command.downgrade(config, revision)
+    return current_revision(connection)
+
+
+def _schema_state(connection: Connection) -> tuple[str | None, bool]:
+    """The recorded revision, and whether polybench tables exist without one."""
+    revision = current_revision(connection)
+    return revision, revision is None and has_polybench_tables(connection)
 
 
 def upgrade(storage: str | None = None, revision: str = "head") -> MigrationStatus:
@@ -197,8 +207,17 @@ def ensure_current(engine: Engine, url: str, *, read_only: bool = False) -> None
     head = head_revision()
     try:
         with engine.connect() as connection:
-            revision = current_revision(connection)
-            tables = revision is None and has_polybench_tables(connection)
+            revision, tables = _schema_state(connection)
+        if revision is None and not read_only:
+            # Decide again under the migration lock: another process may be creating the tables
+            # right now, and the two reads above are two snapshots (PostgreSQL's READ COMMITTED)
+            # that can fall either side of its commit.
+            with migration_transaction(engine) as connection:
+                revision, tables = _schema_state(connection)
+                if revision is None and not tables:
+                    log.info("creating polybench's tables in %s", display_url(url))
+                    _migrate_on(connection, "head", "upgrade")
+                    return
     except DBAPIError as error:
         if url.startswith("sqlite") and is_transient(error):
             raise  # another process is migrating this SQLite file: the caller's retry waits
@@ -212,10 +231,6 @@ def ensure_current(engine: Engine, url: str, *, read_only: bool = False) -> None
             f"{where} has no polybench tables, so it holds no results; check --storage and "
             "$POLYBENCH_STORAGE, or fill it with `polybench run STUDY.yaml`"
         )
-    if revision is None and not tables:
-        log.info("creating polybench's tables in %s", where)
-        migrate(engine, url, "head")
-        return
     if revision is None:
         raise StorageError(
             f"{where} has polybench tables but no {VERSION_TABLE} table, so their schema is "
