@@ -380,13 +380,10 @@ def test_an_installed_entry_point_loss_runs_with_two_workers_then_status_report_
 
     # the dashboard reads the same database (it needs the runs, not the loss's code)
     import streamlit as st
-    from streamlit.testing.v1 import AppTest
-
-    from polybench.dashboard import STORAGE_ENV
+    from conftest import dashboard_app
 
     st.cache_data.clear()
-    monkeypatch.setenv(STORAGE_ENV, f"sqlite:///{work / 'polybench.db'}")
-    at = AppTest.from_file(str(ROOT / "app" / "dashboard.py"), default_timeout=120).run()
+    at = dashboard_app(f"sqlite:///{work / 'polybench.db'}", monkeypatch).run()
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
     shown = " ".join(str(frame.value.to_dict()) for frame in at.dataframe)

@@ -88,9 +88,7 @@ def test_byo_section_runs_with_two_workers_then_status_report_and_dashboard(tmp_
     import json
 
     import streamlit as st
-    from streamlit.testing.v1 import AppTest
-
-    from polybench.dashboard import STORAGE_ENV
+    from conftest import dashboard_app
 
     section = _section("byo")
     (code,) = _blocks(section, "python")
@@ -124,8 +122,7 @@ def test_byo_section_runs_with_two_workers_then_status_report_and_dashboard(tmp_
     assert all(row["n_seeds"] == 2 for row in rows)
     assert commands[3] == ["polybench", "dashboard"]
     st.cache_data.clear()
-    monkeypatch.setenv(STORAGE_ENV, f"sqlite:///{tmp_path / 'polybench.db'}")
-    at = AppTest.from_file(str(ROOT / "app" / "dashboard.py"), default_timeout=120).run()
+    at = dashboard_app(f"sqlite:///{tmp_path / 'polybench.db'}", monkeypatch).run()
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
     st.cache_data.clear()
