@@ -12,7 +12,8 @@ the study through `polybench.config.parse_study`:
   `polybench.tasks` and `polybench.models` (entry point name = the registered name).
 
 A plug-in loss subclasses `polybench.losses.Loss` and declares `hyperparams` with
-`HyperParam`, so validation, search ranges and `polybench losses` treat it as a built-in one.
+`HyperParam` (a `polybench.settings.Setting`), so validation, search ranges and `polybench
+losses` treat it as a built-in one.
 `check_loss_contract` refuses, before any training, a loss that returns the wrong shape, NaN
 on finite input, or no gradient.
 """

@@ -48,3 +48,18 @@ def test_no_function_in_the_hot_paths_is_longer_than_a_screen():
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and _body_lines(node) > 60
     ]
     assert long == []
+
+
+def test_no_name_says_the_same_thing_twice():
+    """`pair.task.task` reads as a riddle: an attribute named like the object that holds it
+    means two different things share one name (a study file's entry and the registered name
+    it picks). Each name says what it is: `pair.task_entry.task`."""
+    stutters = [
+        f"{path.relative_to(PACKAGE.parent)}:{node.lineno} .{node.value.attr}.{node.attr}"
+        for path in _modules()
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Attribute)
+        and node.attr == node.value.attr
+    ]
+    assert stutters == []

@@ -207,7 +207,7 @@ def test_plan_budgets_follow_the_file():
 
     plan = build_plan(parse_study(GOOD))
     # cross_entropy has no search of its own but gets the shared lr space, so 5 trials too.
-    assert [(p.loss.loss, p.trials) for p in plan.pairs] == [
+    assert [(p.loss_entry.loss, p.trials) for p in plan.pairs] == [
         ("cross_entropy", 5),
         ("poly1_cross_entropy", 5),
         ("focal", 5),
@@ -226,7 +226,7 @@ def test_plan_budgets_follow_the_file():
         confirm: {seeds: 0}
         """)
     plan = build_plan(parse_study(grid))
-    assert [(p.loss.loss, p.trials, p.model) for p in plan.pairs] == [
+    assert [(p.loss_entry.loss, p.trials, p.model) for p in plan.pairs] == [
         ("cross_entropy", 6, "small_cnn"),
         ("poly1_cross_entropy", 6, "small_cnn"),
     ]
@@ -235,7 +235,7 @@ def test_plan_budgets_follow_the_file():
     baseline = GOOD.replace("  - loss: cross_entropy\n", "")
     pairs = build_plan(parse_study(baseline)).pairs
     added = pairs[-1]
-    assert (added.loss.loss, added.trials, added.added_baseline) == ("cross_entropy", 5, True)
+    assert (added.loss_entry.loss, added.trials, added.added_baseline) == ("cross_entropy", 5, True)
     assert [p.name for p in added.space] == ["label_smoothing", "lr"]
     assert {p.trials for p in pairs} == {5}
 
@@ -277,7 +277,7 @@ def test_a_loss_with_nothing_to_tune_gets_one_trial_and_the_plan_says_why():
         search: {trials: 4}
         """)
     plan = build_plan(parse_study(text))
-    assert [(p.loss.loss, p.trials) for p in plan.pairs] == [
+    assert [(p.loss_entry.loss, p.trials) for p in plan.pairs] == [
         ("cross_entropy", 1),
         ("poly1_cross_entropy", 4),
     ]
@@ -287,7 +287,7 @@ def test_a_loss_with_nothing_to_tune_gets_one_trial_and_the_plan_says_why():
     assert "budget: NOT equal (digits/cross_entropy 1, digits/poly1_cross_entropy 4)" in described
     # With a shared tune block the same loss draws it `trials` times: equal budgets again.
     tuned = build_plan(parse_study(text + "tune: {lr: {low: 1.0e-3, high: 1.0e-2, log: true}}\n"))
-    assert [(p.loss.loss, p.trials) for p in tuned.pairs] == [
+    assert [(p.loss_entry.loss, p.trials) for p in tuned.pairs] == [
         ("cross_entropy", 4),
         ("poly1_cross_entropy", 4),
     ]

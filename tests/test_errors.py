@@ -10,8 +10,8 @@ from polybench.losses import LOSSES, get_loss_class, validate_params
 from polybench.models import MODELS, get_model_spec
 from polybench.registry import Registry
 from polybench.runner import PRUNERS, SAMPLERS
+from polybench.settings import validate_options
 from polybench.tasks import TASKS, Option, get_task_spec, validate_task_options
-from polybench.tasks._options import validate_options
 
 
 def test_suggest_returns_the_closest_allowed_names_best_first():

@@ -139,7 +139,7 @@ def test_import_path_names_a_loss_that_validates_like_a_built_in_one(registries)
         _study(f"{module}:Poly2", search="search: {epsilon1: {low: -1.0, high: 4.0}}")
     )
     assert [loss.loss for loss in config.losses] == ["cross_entropy", "poly2_by_path"]
-    pair = next(p for p in build_plan(config).pairs if p.loss.loss == "poly2_by_path")
+    pair = next(p for p in build_plan(config).pairs if p.loss_entry.loss == "poly2_by_path")
     assert [param.name for param in pair.space] == ["epsilon1"]
     listed = {row["name"]: row for row in describe_losses()}
     assert [hp["name"] for hp in listed["poly2_by_path"]["hyperparams"]] == [
@@ -267,7 +267,7 @@ def test_task_and_model_plug_ins_by_import_path_train(registries):
         )
     )
     (pair, *_) = build_plan(config).pairs
-    assert (pair.task.task, pair.model) == ("small_digits", "linear_probe")
+    assert (pair.task_entry.task, pair.model) == ("small_digits", "linear_probe")
     result = fit("small_digits", "linear_probe", "cross_entropy", epochs=5, device="cpu")
     assert result.state == "complete"
     assert result.metrics["test_accuracy"] > 0.5

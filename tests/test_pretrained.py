@@ -120,7 +120,7 @@ def test_hf_encoder_trains_on_a_text_task_from_a_study_file(reviews):
     (pair, *_) = build_plan(parse_study(study)).pairs
     assert pair.model == "hf_encoder"
     torch.manual_seed(0)
-    spec = pair.task
+    spec = pair.task_entry
     result = fit(
         _task(path),
         "hf_encoder",

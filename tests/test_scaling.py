@@ -142,7 +142,7 @@ def test_a_confirm_seed_taken_by_another_worker_is_skipped_not_a_crash(tmp_path,
     run_study(path, storage=sqlite_url, progress=False)
     config = load_study(path)
     plan = build_plan(config)
-    pair = next(p for p in plan.pairs if p.loss.loss == "poly1_cross_entropy")
+    pair = next(p for p in plan.pairs if p.loss_entry.loss == "poly1_cross_entropy")
     with open_store(sqlite_url) as store:
         before = len(store.runs(study="taken"))
         worker = Worker(plan, store, open_optuna_storage(sqlite_url, config, store))

@@ -236,8 +236,8 @@ def _model_option_problems(
     loc: tuple[str | int, ...], spec: TaskEntry
 ) -> list[tuple[tuple[str | int, ...], str]]:
     from polybench.models import MODELS
+    from polybench.settings import validate_options
     from polybench.tasks import TASKS
-    from polybench.tasks._options import validate_options
 
     assert spec.model is not None
     model = MODELS[spec.model]

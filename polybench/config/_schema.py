@@ -183,7 +183,7 @@ TaskSpec = TaskEntry
 task, a different thing)."""
 
 
-class LossSpec(_Strict):
+class LossEntry(_Strict):
     """One loss: fixed `params` and searched ranges in `search`, by hyperparameter name.
 
     `label` names the entry in the study (its Optuna studies and the runs' `loss` column), so
@@ -199,6 +199,10 @@ class LossSpec(_Strict):
     def name(self) -> str:
         """The entry's name in the study: its `label`, else the loss's name."""
         return self.label or self.loss
+
+
+LossSpec = LossEntry
+"""The former name of `LossEntry`, kept for callers."""
 
 
 class SearchSpec(_Strict):
@@ -276,7 +280,7 @@ class StudyConfig(_Strict):
     channels_last: bool = False
     compile: bool = False
     tasks: list[TaskEntry] = Field(min_length=1, max_length=MAX_LIST_ENTRIES)
-    losses: list[LossSpec] = Field(min_length=1, max_length=MAX_LIST_ENTRIES)
+    losses: list[LossEntry] = Field(min_length=1, max_length=MAX_LIST_ENTRIES)
     tune: dict[str, Range] = Field(default_factory=dict)
     search: SearchSpec = SearchSpec()
     confirm: ConfirmSpec = ConfirmSpec()
@@ -301,7 +305,7 @@ class StudyConfig(_Strict):
 _FIELD_HELP: dict[str, Sequence[str]] = {
     "": list(StudyConfig.model_fields),
     "tasks": list(TaskEntry.model_fields),
-    "losses": list(LossSpec.model_fields),
+    "losses": list(LossEntry.model_fields),
     "search": list(SearchSpec.model_fields),
     "confirm": list(ConfirmSpec.model_fields),
     "heartbeat": list(HeartbeatSpec.model_fields),

@@ -11,10 +11,10 @@ Detection", ICCV 2017) for detection, and keeps eps >= -1.
     >>> loss = build_loss("poly1_cross_entropy", epsilon=2.0)
     >>> value = loss(torch.randn(8, 5, requires_grad=True), torch.randint(0, 5, (8,)))
 
-`LOSSES` maps each name to its class; each class declares its hyperparameters (`HyperParam`:
-default, valid range, whether tunable, search range) in `hyperparams`, the one place the CLI,
-the study runner and `validate_params` read them from. `polybench.losses.functional` has the
-same losses as plain functions.
+`LOSSES` maps each name to its class; each class declares its hyperparameters (`HyperParam`, a
+`polybench.settings.Setting`: default, valid range, whether tunable, search range) in
+`hyperparams`, the one place the CLI, the study runner and `validate_params` read them from.
+`polybench.losses.functional` has the same losses as plain functions.
 
 Your own loss: subclass `Loss`, set `name`, `summary` and `hyperparams`, override `forward`,
 and decorate it with `@register` (or name it in a study as `my_module:MyLoss`); see the

@@ -32,9 +32,9 @@ from polybench.losses._params import (
     SIGMOID_WEIGHT,
     WEIGHT,
     HyperParam,
-    clean_params,
 )
 from polybench.losses._registry import register
+from polybench.settings import clean_params
 
 COMMON = (WEIGHT, IGNORE_INDEX, REDUCTION)
 

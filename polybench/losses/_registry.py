@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from polybench.losses._params import clean_params
 from polybench.registry import Registry
+from polybench.settings import clean_params
 
 if TYPE_CHECKING:
     from polybench.losses._modules import Loss

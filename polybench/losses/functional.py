@@ -18,8 +18,8 @@ from typing import Any
 
 import torch
 
-from polybench.losses._params import clean_params
 from polybench.losses._registry import LOSSES
+from polybench.settings import clean_params
 
 Tensor = torch.Tensor
 ClassValues = Tensor | Sequence[float] | None

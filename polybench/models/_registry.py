@@ -9,7 +9,8 @@ from typing import Any
 from torch import nn
 
 from polybench.registry import Registry
-from polybench.tasks import Option, TaskData, validate_options
+from polybench.settings import Setting, validate_options
+from polybench.tasks import TaskData
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,7 @@ class ModelSpec:
     kind: str
     summary: str
     build: Callable[[TaskData, Mapping[str, Any]], nn.Module]
-    options: tuple[Option, ...] = ()
+    options: tuple[Setting, ...] = ()
     check: Callable[[Mapping[str, Any]], str | None] | None = None
 
 

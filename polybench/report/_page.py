@@ -146,12 +146,12 @@ def _settings(config_text: str, runs: pd.DataFrame) -> list[str]:
     first = config.tasks[0].name
     lines += ["", "Losses (each searched with the same budget, then confirmed on test):", ""]
     for pair in plan.pairs:
-        if pair.task.name != first or pair.repeat:
+        if pair.task_entry.name != first or pair.repeat:
             continue
         space = ", ".join(p.describe() for p in pair.space) or "nothing to tune"
-        fixed = ", ".join(f"{k}={v}" for k, v in pair.loss.params.items())
+        fixed = ", ".join(f"{k}={v}" for k, v in pair.loss_entry.params.items())
         lines.append(
-            f"- `{pair.loss.name}` ({pair.loss.loss}{'; ' + fixed if fixed else ''}): "
+            f"- `{pair.loss_entry.name}` ({pair.loss_entry.loss}{'; ' + fixed if fixed else ''}): "
             f"{pair.trials} trials over {space}; {len(pair.confirm_seeds)} confirm seeds"
         )
     lines += ["", plan.budget_line() + ".", ""]

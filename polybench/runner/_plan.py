@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from polybench.config import TUNABLE_SETTINGS, LossSpec, Range, StudyConfig, TaskEntry
+from polybench.config import TUNABLE_SETTINGS, LossEntry, Range, StudyConfig, TaskEntry
 from polybench.vocab import BASELINE_LOSS
 
 if TYPE_CHECKING:
@@ -82,9 +82,9 @@ class PairPlan:
     """
 
     study: str
-    task: TaskEntry
+    task_entry: TaskEntry
     model: str
-    loss: LossSpec
+    loss_entry: LossEntry
     trials: int
     space: tuple[Param, ...]
     confirm_seeds: tuple[int, ...]
@@ -97,7 +97,7 @@ class PairPlan:
 
     @property
     def search_study(self) -> str:
-        name = f"{self.study}/{self.task.name}/{self.loss.name}"
+        name = f"{self.study}/{self.task_entry.name}/{self.loss_entry.name}"
         return f"{name}/repeat{self.repeat}" if self.repeat else name
 
     @property
@@ -129,7 +129,7 @@ class PairPlan:
     def split(self, values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         """Sampled values -> (loss params incl. the fixed ones, training settings)."""
         targets = {p.name: p.target for p in self.space}
-        loss_params = dict(self.loss.params)
+        loss_params = dict(self.loss_entry.params)
         settings: dict[str, Any] = {}
         for name, value in values.items():
             if targets.get(name) == "training":
@@ -166,7 +166,7 @@ class StudyPlan:
         config = self.config
         search = config.search
         tasks = [t.name for t in config.tasks]
-        losses = [pair.loss.name for pair in self.pairs if pair.task.name == tasks[0]]
+        losses = [pair.loss_entry.name for pair in self.pairs if pair.task_entry.name == tasks[0]]
         lines = [
             f"study {config.name!r}: {len(tasks)} task(s) x {len(losses)} loss(es); sampler "
             f"{search.sampler}, pruner {search.pruner}, objective "
@@ -182,8 +182,8 @@ class StudyPlan:
             if config.search.repeats > 1:
                 added += f" [search repeat {pair.repeat + 1} of {config.search.repeats}]"
             lines.append(
-                f"  {pair.task.name} / {pair.model} / {pair.loss.name}{added}: {budget} over "
-                f"{space}; {len(pair.confirm_seeds)} confirm run(s)"
+                f"  {pair.task_entry.name} / {pair.model} / {pair.loss_entry.name}{added}: "
+                f"{budget} over {space}; {len(pair.confirm_seeds)} confirm run(s)"
             )
             if pair.budget_note:
                 lines.append(f"    note: {pair.budget_note}")
@@ -207,7 +207,8 @@ class StudyPlan:
         if len(budgets) == 1:
             return f"budget: equal, {budgets[0]} {unit} per (task, loss)"
         counts = ", ".join(
-            f"{p.task.name}/{p.loss.name} {p.epoch_budget or p.trials}" for p in self.pairs
+            f"{p.task_entry.name}/{p.loss_entry.name} {p.epoch_budget or p.trials}"
+            for p in self.pairs
         )
         return f"budget: NOT equal ({counts}); see the notes above"
 
@@ -223,7 +224,7 @@ def build_plan(config: StudyConfig) -> StudyPlan:
     listed = {loss.name for loss in config.losses}
     entries = [(loss, False) for loss in config.losses]
     if config.confirm.seeds and config.confirm.baseline and BASELINE_LOSS not in listed:
-        entries.append((LossSpec(loss=BASELINE_LOSS), True))
+        entries.append((LossEntry(loss=BASELINE_LOSS), True))
     pairs: list[PairPlan] = []
     for task in config.tasks:
         defaults = TASKS[task.task].defaults
@@ -238,9 +239,9 @@ def build_plan(config: StudyConfig) -> StudyPlan:
                 pairs.append(
                     PairPlan(
                         study=config.name,
-                        task=task,
+                        task_entry=task,
                         model=model,
-                        loss=loss,
+                        loss_entry=loss,
                         trials=trials,
                         space=space,
                         confirm_seeds=tuple(planned.seed for planned in confirm),
@@ -274,7 +275,7 @@ def confirm_seeds(config: StudyConfig, repeat: int = 0) -> tuple[ConfirmSeed, ..
     return tuple(planned)
 
 
-def _loss_space(config: StudyConfig, loss: LossSpec) -> tuple[Param, ...]:
+def _loss_space(config: StudyConfig, loss: LossEntry) -> tuple[Param, ...]:
     """The loss's own searched parameters: its `search:`, or for the baseline without one,
     its registered search range of `label_smoothing` (unless fixed in `params`)."""
     from polybench.losses import get_loss_class
@@ -328,7 +329,7 @@ def budget_problems(config: StudyConfig) -> list[tuple[tuple[str | int, ...], st
     if config.search.sampler != "grid":
         return []
     plan = build_plan(config)
-    sizes = {pair.loss.name: pair.trials for pair in plan.pairs if pair.repeat == 0}
+    sizes = {pair.loss_entry.name: pair.trials for pair in plan.pairs if pair.repeat == 0}
     if len(set(sizes.values())) <= 1:
         return []
     counts = ", ".join(f"{loss} {size}" for loss, size in sizes.items())

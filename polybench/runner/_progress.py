@@ -77,8 +77,8 @@ def progress_frame(runs: pd.DataFrame, plan: StudyPlan, workers: int = 1) -> pd.
         )
         rows.append(
             {
-                "task": pair.task.name,
-                "loss": pair.loss.name
+                "task": pair.task_entry.name,
+                "loss": pair.loss_entry.name
                 + (f" (repeat {pair.repeat + 1})" if plan.config.search.repeats > 1 else ""),
                 "search_done": min(done_search, pair.trials),
                 "search_planned": pair.trials,

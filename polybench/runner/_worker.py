@@ -362,7 +362,10 @@ class Worker:
         from polybench.stats import best_search_runs
 
         runs = self.store.runs(
-            study=self.config.name, task=pair.task.name, loss=pair.loss.name, phase=SEARCH
+            study=self.config.name,
+            task=pair.task_entry.name,
+            loss=pair.loss_entry.name,
+            phase=SEARCH,
         )
         runs = runs[runs["optuna_study"] == pair.search_study]
         best = best_search_runs(runs, self.config.search.objectives[0], stored=False)
@@ -444,15 +447,15 @@ class Worker:
         """Train one run of `trial`, store it and return the trial's objective value(s)."""
         from polybench.train import fit
 
-        data_seed = self._data_seed(pair.task, seeds.data_seed)
-        task = self._task(pair.task, data_seed)
+        data_seed = self._data_seed(pair.task_entry, seeds.data_seed)
+        task = self._task(pair.task_entry, data_seed)
         run_id = self._start_run(pair, trial, phase, {**loss_params, **settings}, seeds, data_seed)
         try:
             with self.interrupts.fitting():
                 result = fit(
                     task,
                     pair.model,
-                    pair.loss.loss,
+                    pair.loss_entry.loss,
                     loss_params,
                     seed=seeds.init_seed,
                     order_seed=seeds.order_seed,
@@ -463,7 +466,7 @@ class Worker:
                     compile=self.config.compile,
                     on_epoch=self._epoch_recorder(run_id, trial, prune),
                     evaluate_test=phase == CONFIRM,
-                    **_training_options(pair.task, settings),
+                    **_training_options(pair.task_entry, settings),
                 )
         except StorageUnavailable:
             raise
@@ -494,9 +497,9 @@ class Worker:
         """Store the run of `trial`'s slot as running (a retry rewrites its slot's row)."""
         run_id = self.store.start_run(
             study=self.config.name,
-            task=pair.task.name,
+            task=pair.task_entry.name,
             model=pair.model,
-            loss=pair.loss.name,
+            loss=pair.loss_entry.name,
             params=params,
             seed=seeds.seed,
             seeds={

@@ -12,10 +12,10 @@ options. See `polybench tasks` for the list with options.
 ('image', 10, (1, 8, 8))
 """
 
+from polybench.settings import Option, validate_options
 from polybench.tasks import _builtin, _files, _torchvision  # noqa: F401  (registers tasks)
 from polybench.tasks._data import Split, TaskData, TrainDefaults, long_tail_counts
 from polybench.tasks._noise import NOISE_KINDS, LabelNoise, asymmetric_targets, flip_labels
-from polybench.tasks._options import Option, validate_options
 from polybench.tasks._registry import (
     TASKS,
     TaskSpec,

@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from polybench.settings import Option
 from polybench.tasks._data import RawPart, Source, TrainDefaults
-from polybench.tasks._options import Option
 from polybench.tasks._registry import TaskSpec, register
 
 DIGIT_NAMES = tuple(str(d) for d in range(10))

@@ -6,15 +6,15 @@ import functools
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import torch
 
 from polybench.registry import Registry
+from polybench.settings import Option, Setting, validate_options
 from polybench.tasks import _data, _noise, _text
-from polybench.tasks._options import Option, validate_options
 
 logger = logging.getLogger(__name__)
 
@@ -91,36 +91,23 @@ class TaskSpec:
     summary: str
     read: Callable[[Mapping[str, Any]], _data.Source]
     defaults: _data.TrainDefaults
-    options: tuple[Option, ...] = ()
+    options: tuple[Setting, ...] = ()
     official_split: bool = False
     text_defaults: Mapping[str, Any] | None = None
     val_fraction: float = 0.1
 
     @property
-    def all_options(self) -> tuple[Option, ...]:
+    def all_options(self) -> tuple[Setting, ...]:
         """Every option the task accepts: its own, the common ones and the text ones."""
         common = tuple(
-            Option(o.name, o.type, self.val_fraction, o.help, low=o.low, high=o.high)
-            if o.name == "val_fraction"
-            else o
+            replace(o, default=self.val_fraction) if o.name == "val_fraction" else o
             for o in COMMON_OPTIONS
         )
         extra = () if self.official_split else (TEST_FRACTION,)
         text = ()
         if self.kind == "text":
             overrides = self.text_defaults or {}
-            text = tuple(
-                Option(
-                    o.name,
-                    o.type,
-                    overrides.get(o.name, o.default),
-                    o.help,
-                    o.choices,
-                    o.low,
-                    o.high,
-                )
-                for o in TEXT_OPTIONS
-            )
+            text = tuple(replace(o, default=overrides.get(o.name, o.default)) for o in TEXT_OPTIONS)
         return self.options + common + extra + text
 
 

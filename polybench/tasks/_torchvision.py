@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from polybench.settings import Option
 from polybench.tasks._data import RawPart, Source, TrainDefaults
-from polybench.tasks._options import Option
 from polybench.tasks._registry import TaskSpec, register
 
 ROOT = Option("root", Path, Path("data"), "folder holding the data set (torchvision's layout)")
