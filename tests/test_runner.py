@@ -583,3 +583,19 @@ def test_a_worker_reads_each_pairs_search_runs_once_to_pick_its_best(
     summary = run_study(path, storage=sqlite_url, progress=False)
     assert summary.complete and summary.stored_runs == expected_runs(2, 2)
     assert sorted(searched) == ["cross_entropy", "poly1_cross_entropy"]
+
+
+def test_optunas_sqlite_connections_commit_like_the_stores(sqlite_url: str):
+    """WAL with `synchronous = NORMAL` on Optuna's connections too: SQLite's default syncs
+    the file at every commit, and Optuna commits several times per trial."""
+    from polybench.db._retry import StorageRetry
+    from polybench.runner._storage import RetryingRDBStorage
+
+    open_store(sqlite_url).close()
+    storage = RetryingRDBStorage(
+        sqlite_url, retry=StorageRetry(), engine_kwargs={"connect_args": {"timeout": 60}}
+    )
+    optuna.create_study(study_name="journal", storage=storage).ask().set_user_attr("a", 1)
+    with storage.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL

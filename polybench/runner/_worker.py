@@ -270,10 +270,9 @@ class Worker:
             return "done"
         study = self._confirm_study(pair)
         key = params_text(best)
-        _trials.enqueue_confirm(study, pair.confirm_seeds, best, key)
         trials = [
             t
-            for t in study.get_trials(deepcopy=False)
+            for t in _trials.enqueue_confirm(study, pair.confirm_seeds, best, key)
             if t.user_attrs.get(_trials.CONFIRM_PARAMS) == key
         ]
         counts = _trials.slot_counts(trials)
