@@ -835,6 +835,7 @@ EDGE_SETTINGS = {
     "poly1_eps_zero": ("poly1_cross_entropy", {"epsilon": 0.0}),
     "poly1_eps_two": ("poly1_cross_entropy", {"epsilon": 2.0}),
     "polyn": ("polyn_cross_entropy", {"epsilons": [-1.0, -0.5]}),
+    "polyn_one_term": ("polyn_cross_entropy", {"epsilons": [1.0]}),
     "focal_gamma_0": ("focal", {"gamma": 0.0}),
     "focal_gamma_1": ("focal", {"gamma": 1.0}),
     "focal_gamma_half": ("focal", {"gamma": 0.5}),

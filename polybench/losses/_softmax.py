@@ -299,6 +299,8 @@ def polyn_form(
     if label_smoothing != 0.0:
         return None
     coefficients = [float(e) for e in epsilons]
+    if len(coefficients) == 1:  # Poly-1 (the default), in its two ops
+        return poly1_form(epsilon=coefficients[0])
     return lambda log_p: log_p - _poly_series(F.elu(log_p, -1.0), coefficients)
 
 
