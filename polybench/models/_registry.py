@@ -9,7 +9,7 @@ from typing import Any
 from torch import nn
 
 from polybench.registry import Registry
-from polybench.settings import Setting, validate_options
+from polybench.settings import Setting, listed_options, validate_options
 from polybench.tasks import TaskData
 
 
@@ -74,9 +74,7 @@ def describe_models() -> list[dict[str, Any]]:
             "name": spec.name,
             "kind": spec.kind,
             "summary": spec.summary,
-            "options": [
-                {"name": o.name, "describe": o.describe(), "help": o.help} for o in spec.options
-            ],
+            "options": listed_options(spec.options),
         }
         for spec in MODELS.values()
     ]
