@@ -63,3 +63,19 @@ def test_no_name_says_the_same_thing_twice():
         and node.attr == node.value.attr
     ]
     assert stutters == []
+
+
+def test_the_study_file_checks_build_no_unknown_name_message_themselves():
+    """'unknown X; allowed: ...; Did you mean' comes from `errors.UnknownName` (its fields and
+    its one rendering), so the loader and the checks cannot drift from the rest of polybench.
+    The one exception names a choice's values as a list (`'sume' is not one of [...]`)."""
+    calls = [
+        f"{path.relative_to(PACKAGE.parent)} {function.name}"
+        for path in _modules("config")
+        for function in ast.walk(ast.parse(path.read_text()))
+        if isinstance(function, ast.FunctionDef)
+        for node in ast.walk(function)
+        if isinstance(node, ast.Call)
+        and getattr(node.func, "id", getattr(node.func, "attr", None)) in {"did_you_mean", "hint"}
+    ]
+    assert calls == ["polybench/config/_checks.py _range_problems"]
