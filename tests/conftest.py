@@ -46,6 +46,25 @@ def pytest_configure(config: pytest.Config) -> None:
         torch.set_num_threads(1)
 
 
+@contextlib.contextmanager
+def main_module_kept() -> Iterator[None]:
+    """Put back the `__main__` module on exit. Streamlit's AppTest runs the dashboard script as
+    `__main__` and leaves it there; a process started with "spawn" afterwards (the runner's
+    workers, the race tests) would then run the whole dashboard script before its own work."""
+    main = sys.modules["__main__"]
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
+
+
+@pytest.fixture(autouse=True)
+def _main_module_restored() -> Iterator[None]:
+    """Every test ends with the `__main__` module it started with (see `main_module_kept`)."""
+    with main_module_kept():
+        yield
+
+
 POSTGRES_SERVER_URL = os.environ.get(
     "POLYBENCH_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
 )

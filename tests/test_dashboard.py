@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import base64
 import json
+import sys
+from multiprocessing import spawn
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import streamlit as st
-from conftest import record_run
+from conftest import main_module_kept, record_run
 from scipy import stats as scipy_stats
 from streamlit.testing.v1 import AppTest
 from typer.testing import CliRunner
@@ -65,6 +67,17 @@ def _app(url: str, monkeypatch: pytest.MonkeyPatch) -> AppTest:
     monkeypatch.setenv(STORAGE_ENV, url)
     at = AppTest.from_file(str(APP_FILE), default_timeout=120)
     return at.run()
+
+
+def test_a_process_spawned_after_an_app_test_does_not_run_the_dashboard(sqlite_url, monkeypatch):
+    """AppTest leaves the dashboard script as `__main__`, which every later "spawn" child would
+    run first; conftest puts the test's own `__main__` back (`main_module_kept`)."""
+    main = sys.modules["__main__"]
+    with main_module_kept():
+        _app(sqlite_url, monkeypatch)
+        assert spawn.get_preparation_data("w")["init_main_from_path"] == str(APP_FILE)
+    assert sys.modules["__main__"] is main
+    assert spawn.get_preparation_data("w").get("init_main_from_path") != str(APP_FILE)
 
 
 def _record(store, study, task, loss, params, *, seed, phase, trial, state, val, test):
