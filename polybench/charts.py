@@ -16,6 +16,7 @@ import json
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -522,28 +523,52 @@ def mean_curves_figure(
     figure = go.Figure()
     for loss in ordered_losses(table["loss"]):
         curve = table[table["loss"] == loss]
-        color = colors[loss]
-        figure.add_trace(
-            _band(curve["epoch"], curve["low"], curve["high"], color, loss, f"{loss} min–max")
-        )
-        figure.add_trace(
-            go.Scatter(
-                x=curve["epoch"],
-                y=curve["mean"],
-                mode="lines+markers",
-                name=loss,
-                legendgroup=loss,
-                line={"color": color, "width": 2},
-                marker={"size": 5},
-                customdata=curve[["low", "high", "n_runs"]].to_numpy(),
-                hovertemplate=f"<b>{loss}</b><br>epoch %{{x}}: mean %{{y:.4f}} "
-                "(min %{customdata[0]:.4f}, max %{customdata[1]:.4f}, "
-                "%{customdata[2]} runs)<extra></extra>",
-            )
+        _add_line_with_band(
+            figure,
+            loss,
+            colors[loss],
+            curve["epoch"],
+            curve["mean"],
+            (curve["low"], curve["high"], f"{loss} min–max"),
+            customdata=curve[["low", "high", "n_runs"]].to_numpy(),
+            hovertemplate=f"<b>{loss}</b><br>epoch %{{x}}: mean %{{y:.4f}} "
+            "(min %{customdata[0]:.4f}, max %{customdata[1]:.4f}, "
+            "%{customdata[2]} runs)<extra></extra>",
+            marker={"size": 5},
         )
     figure = _style(figure, title=title, x="epoch", y=metric_label(value), height=420)
     figure.update_layout(legend_title_text="loss")
     return figure
+
+
+def _add_line_with_band(
+    figure: go.Figure,
+    loss: str,
+    color: str,
+    x: pd.Series,
+    y: pd.Series,
+    band: tuple[pd.Series, pd.Series, str],
+    *,
+    customdata: np.ndarray,
+    hovertemplate: str,
+    marker: dict[str, Any] | None = None,
+) -> None:
+    """`loss`'s line of `y` over `x` in `color`, over its `band` (low, high, hover name)."""
+    low, high, band_name = band
+    figure.add_trace(_band(x, low, high, color, loss, band_name))
+    figure.add_trace(
+        go.Scatter(
+            x=x,
+            y=y,
+            mode="lines+markers",
+            name=loss,
+            legendgroup=loss,
+            line={"color": color, "width": 2},
+            marker=marker,
+            customdata=customdata,
+            hovertemplate=hovertemplate,
+        )
+    )
 
 
 def _band(
@@ -673,24 +698,20 @@ def expected_best_figure(curve: pd.DataFrame, *, metric: str = ACCURACY.val_colu
     figure = go.Figure()
     for loss in ordered_losses(curve["loss"]):
         points = curve[curve["loss"] == loss].sort_values("k")
-        color = colors[loss]
         upper = points["expected_best"] + points["spread"]
         lower = points["expected_best"] - points["spread"]
-        figure.add_trace(_band(points["k"], lower, upper, color, loss, f"{loss} ±1 SD"))
-        figure.add_trace(
-            go.Scatter(
-                x=points["k"],
-                y=points["expected_best"],
-                mode="lines+markers",
-                name=loss,
-                legendgroup=loss,
-                line={"color": color, "width": 2},
-                customdata=points[["spread", "n_trials"]].to_numpy(),
-                hovertemplate=(
-                    f"{loss}<br>k=%{{x}}: %{{y:.4f}} ± %{{customdata[0]:.4f}}"
-                    "<br>from %{customdata[1]} complete trials<extra></extra>"
-                ),
-            )
+        _add_line_with_band(
+            figure,
+            loss,
+            colors[loss],
+            points["k"],
+            points["expected_best"],
+            (lower, upper, f"{loss} ±1 SD"),
+            customdata=points[["spread", "n_trials"]].to_numpy(),
+            hovertemplate=(
+                f"{loss}<br>k=%{{x}}: %{{y:.4f}} ± %{{customdata[0]:.4f}}"
+                "<br>from %{customdata[1]} complete trials<extra></extra>"
+            ),
         )
     figure = _style(figure, title=title, x="search trials k (log scale)", y=metric_label(metric))
     figure.update_xaxes(type="log", dtick=math.log10(2))

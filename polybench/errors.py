@@ -60,16 +60,27 @@ class UnknownName(ValueError):
         self.owner = owner
         super().__init__(self.render())
 
-    def render(self, *, also: str = "", unknown: str = "Unknown") -> str:
+    def render(
+        self,
+        *,
+        also: str = "",
+        unknown: str = "Unknown",
+        head: str | None = None,
+        allowed_as: str = "allowed",
+    ) -> str:
         """The message; `also` adds a clause after the allowed names (`a task entry also
-        takes: ...`); `unknown` is the first word without an owner (lower case mid-line)."""
-        head = (
-            f"{self.owner} has no {self.kind} {self.name!r}"
-            if self.owner
-            else f"{unknown} {self.kind} {self.name!r}"
-        )
+        takes: ...`); `unknown` is the first word without an owner (lower case mid-line).
+        `head` replaces the opening clause and `allowed_as` the word before the allowed names,
+        where a place says why the name is refused (`cannot tune 'momentum'; the shared tune
+        space allows: ...`)."""
+        if head is None:
+            head = (
+                f"{self.owner} has no {self.kind} {self.name!r}"
+                if self.owner
+                else f"{unknown} {self.kind} {self.name!r}"
+            )
         allowed = ", ".join(self.allowed) or "(none)"
-        return f"{head}; allowed: {allowed}{also}.{hint(self.suggestions)}"
+        return f"{head}; {allowed_as}: {allowed}{also}.{hint(self.suggestions)}"
 
     def __str__(self) -> str:
         return self.render()

@@ -289,6 +289,11 @@ def validate_options(
     return clean
 
 
+def listed_options(declared: Sequence[Setting]) -> list[dict[str, str]]:
+    """Options as `polybench tasks` and `polybench models` list them: name, describe, help."""
+    return [{"name": o.name, "describe": o.describe(), "help": o.help} for o in declared]
+
+
 def _read_as(kind: str, value: Any) -> Any:
     """`value` as an option of `kind`; TypeError or ValueError when it cannot be one."""
     if kind == "bool":

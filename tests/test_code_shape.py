@@ -63,3 +63,73 @@ def test_no_name_says_the_same_thing_twice():
         and node.attr == node.value.attr
     ]
     assert stutters == []
+
+
+def test_the_study_file_checks_build_no_unknown_name_message_themselves():
+    """'unknown X; allowed: ...; Did you mean' comes from `errors.UnknownName` (its fields and
+    its one rendering), so the loader and the checks cannot drift from the rest of polybench.
+    The one exception names a choice's values as a list (`'sume' is not one of [...]`)."""
+    calls = [
+        f"{path.relative_to(PACKAGE.parent)} {function.name}"
+        for path in _modules("config")
+        for function in ast.walk(ast.parse(path.read_text()))
+        if isinstance(function, ast.FunctionDef)
+        for node in ast.walk(function)
+        if isinstance(node, ast.Call)
+        and getattr(node.func, "id", getattr(node.func, "attr", None)) in {"did_you_mean", "hint"}
+    ]
+    assert calls == ["polybench/config/_checks.py _range_problems"]
+
+
+def _docstrings(tree: ast.Module) -> set[int]:
+    """ids of the string constants that are docstrings (of the module, classes and functions)."""
+    holders = [tree] + [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+    ]
+    return {
+        id(holder.body[0].value)
+        for holder in holders
+        if holder.body
+        and isinstance(holder.body[0], ast.Expr)
+        and isinstance(holder.body[0].value, ast.Constant)
+    }
+
+
+def test_no_layer_spells_a_metric_a_run_state_or_the_baseline_as_a_literal():
+    """Metric names, run states and the baseline loss live in `polybench.vocab`; elsewhere a
+    string constant with one of those values is a copy that can drift. Docstrings are prose.
+    The losses layer defines `cross_entropy` itself (its registered name), and one message uses
+    the English word "failed"."""
+    from polybench import vocab
+
+    metrics = [*vocab.METRICS.values(), vocab.LOSS]
+    words = {vocab.BASELINE_LOSS, vocab.RUNNING, vocab.COMPLETE, vocab.PRUNED, vocab.FAILED}
+    words |= {vocab.TRAIN_LOSS, vocab.TRAIN_THROUGHPUT}
+    for metric in metrics:
+        words |= {metric.name, metric.val_column, metric.test_column}
+    words.discard(vocab.LOSS.name)  # "loss" is also every run's loss-name column
+    allowed = {
+        ("losses/functional.py", vocab.BASELINE_LOSS),
+        ("losses/_softmax.py", vocab.BASELINE_LOSS),
+        ("losses/_modules.py", vocab.BASELINE_LOSS),
+        ("stats/_baseline.py", vocab.FAILED),  # "diverged" or "failed", a verb in a sentence
+    }
+    found = []
+    for path in _modules():
+        where = path.relative_to(PACKAGE).as_posix()
+        if where == "vocab.py":
+            continue
+        tree = ast.parse(path.read_text())
+        prose = _docstrings(tree)
+        found += [
+            f"{where}:{node.lineno} {node.value!r}"
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and node.value in words
+            and id(node) not in prose
+            and (where, node.value) not in allowed
+        ]
+    assert found == []

@@ -77,6 +77,12 @@ def test_duplicate_keys_are_refused_with_their_line():
             "study.yaml:14: losses[2].search.gama: focal has no "
             "hyperparameter 'gama'; tunable: gamma. Did you mean 'gamma'?",
         ),
+        (
+            "{gamma: {low",
+            "{reduction: {low",
+            "study.yaml:14: losses[2].search.reduction: focal is not tunable 'reduction'; "
+            "tunable: gamma.",
+        ),
         ("subsample: 0.5", "subsampel: 0.5", "tasks[0].subsampel: task 'digits' has no option"),
         # label noise: a mapping {rate, kind}, checked key by key
         (

@@ -823,3 +823,53 @@ def test_short_path_shape_errors_still_name_the_loss():
     with pytest.raises(ValueError) as error:
         build_loss("cross_entropy")(torch.randn(4, 3), torch.zeros(5, dtype=torch.long))
     _assert_names(error, "cross_entropy", "(4,)", "(5,)")
+
+
+# Where the short path's forms are most likely to lose precision: p_t near 1 (1 - p_t far below
+# the float32 epsilon), p_t near 0, logits of magnitude 1e4, every row alike, and the settings
+# whose forms are special-cased (gamma 0, 1, 2 and fractional; epsilon 0 and -1). In float64 the
+# short path must agree with the fused kernel in value and gradient, and in float32 with the
+# float64 value.
+EDGE_SETTINGS = {
+    "poly1_eps_minus_one": ("poly1_cross_entropy", {"epsilon": -1.0}),
+    "poly1_eps_zero": ("poly1_cross_entropy", {"epsilon": 0.0}),
+    "poly1_eps_two": ("poly1_cross_entropy", {"epsilon": 2.0}),
+    "polyn": ("polyn_cross_entropy", {"epsilons": [-1.0, -0.5]}),
+    "polyn_one_term": ("polyn_cross_entropy", {"epsilons": [1.0]}),
+    "focal_gamma_0": ("focal", {"gamma": 0.0}),
+    "focal_gamma_1": ("focal", {"gamma": 1.0}),
+    "focal_gamma_half": ("focal", {"gamma": 0.5}),
+    "focal_gamma_2": ("focal", {"gamma": 2.0}),
+    "poly1_focal_gamma_0": ("poly1_focal", {"gamma": 0.0, "epsilon": 1.5}),
+    "poly1_focal_gamma_2": ("poly1_focal", {"gamma": 2.0, "epsilon": -1.0}),
+}
+
+
+def edge_logits(kind: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Logits `(12, 5)` in float64 and index targets for one of the edge cases."""
+    generator = torch.Generator().manual_seed(25)
+    target = torch.randint(0, 5, (12,), generator=generator)
+    one_hot = F.one_hot(target, 5).double()
+    noise = torch.randn(12, 5, generator=generator, dtype=torch.float64)
+    logits = {
+        "p_t_near_1": 40.0 * one_hot + 0.1 * noise,  # 1 - p_t about 1e-17
+        "p_t_near_0": -40.0 * one_hot + 0.1 * noise,
+        "magnitude_1e4": 1e4 * torch.sign(noise),
+        "uniform": torch.zeros(12, 5, dtype=torch.float64),
+    }[kind]
+    return logits.requires_grad_(True), target
+
+
+@pytest.mark.parametrize("setting", sorted(EDGE_SETTINGS))
+@pytest.mark.parametrize("kind", ["p_t_near_1", "p_t_near_0", "magnitude_1e4", "uniform"])
+def test_short_path_at_the_edges_equals_the_fused_kernel(monkeypatch, setting, kind):
+    name, params = EDGE_SETTINGS[setting]
+    logits, target = edge_logits(kind)
+    loss = build_loss(name, reduction="none", **params)
+    assert took_short_path(loss(logits, target))
+    value, grad = value_and_grad(loss, logits, target)
+    assert torch.isfinite(value).all() and torch.isfinite(grad).all()
+    torch.testing.assert_close((value, grad), general_path(monkeypatch, loss, logits, target))
+    value32, grad32 = value_and_grad(loss, logits.detach().float(), target)
+    torch.testing.assert_close(value32.double(), value, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(grad32.double(), grad, rtol=1e-5, atol=1e-6)

@@ -560,3 +560,42 @@ def test_two_entries_with_one_name_are_refused_with_a_hint_to_label_them(tmp_pat
     assert any("losses[1].loss: 'focal' is already listed at losses[0]" in x for x in lines)
     assert any("give one a `label:`" in x for x in lines)
     assert any("losses[2].label: 'cross_entropy' is the name of another loss" in x for x in lines)
+
+
+def test_a_worker_reads_each_pairs_search_runs_once_to_pick_its_best(
+    tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+):
+    """Picking a pair's best search run reads its runs from the store; a worker does that once
+    per pair (its search trials do not change afterwards), not before every later trial: those
+    reads were most of the runner's time outside `fit` (`benchmarks/runner.py`)."""
+    from polybench.db import Store
+
+    searched: list[str] = []
+    real_runs = Store.runs
+
+    def counted_runs(self: Store, *args: object, **kwargs: object):
+        if kwargs.get("phase") == "search":
+            searched.append(str(kwargs.get("loss")))
+        return real_runs(self, *args, **kwargs)
+
+    monkeypatch.setattr(Store, "runs", counted_runs)
+    path = study_file(tmp_path, name="once", trials=2, seeds=2, subsample=0.2)
+    summary = run_study(path, storage=sqlite_url, progress=False)
+    assert summary.complete and summary.stored_runs == expected_runs(2, 2)
+    assert sorted(searched) == ["cross_entropy", "poly1_cross_entropy"]
+
+
+def test_optunas_sqlite_connections_commit_like_the_stores(sqlite_url: str):
+    """WAL with `synchronous = NORMAL` on Optuna's connections too: SQLite's default syncs
+    the file at every commit, and Optuna commits several times per trial."""
+    from polybench.db._retry import StorageRetry
+    from polybench.runner._storage import RetryingRDBStorage
+
+    open_store(sqlite_url).close()
+    storage = RetryingRDBStorage(
+        sqlite_url, retry=StorageRetry(), engine_kwargs={"connect_args": {"timeout": 60}}
+    )
+    optuna.create_study(study_name="journal", storage=storage).ask().set_user_attr("a", 1)
+    with storage.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL

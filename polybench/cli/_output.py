@@ -9,6 +9,7 @@ borders, no markup.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -77,3 +78,31 @@ def print_table(table: Table, console: Console | None = None) -> None:
         return
     sys.stdout.write(tsv(table))
     sys.stdout.flush()
+
+
+def print_listing(
+    rows: list[dict[str, Any]],
+    *,
+    as_json: bool,
+    title: str,
+    columns: Sequence[str],
+    fill: Callable[[Table, Console], None],
+) -> None:
+    """Print a `polybench losses / tasks / models` listing: `rows` as JSON with `--json`, else
+    a table of `columns` (long text folds) that `fill(table, console)` adds the rows to."""
+    if as_json:
+        import json
+
+        import typer
+
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    fill(table, console)
+    print_table(table, console)

@@ -38,35 +38,29 @@ def tasks_command(
 
     Example: [bold]polybench tasks[/bold]
     """
+    from polybench.cli._output import print_listing
     from polybench.tasks import describe_tasks
 
+    def fill(table: Any, console: Any) -> None:
+        for row in rows:
+            d = row["defaults"]
+            defaults = (
+                f"{d['model']}, {d['epochs']} epochs, batch {d['batch_size']}, "
+                f"{d['optimizer']} lr {d['lr']:g}"
+            )
+            options = "\n".join(o["describe"] for o in row["options"])
+            table.add_row(
+                f"[bold]{row['name']}[/bold]",
+                row["kind"],
+                row["summary"],
+                defaults,
+                options,
+                end_section=True,
+            )
+
     rows = describe_tasks()
-    if as_json:
-        typer.echo(json.dumps(rows, indent=2))
-        return
-    from rich.table import Table
-
-    from polybench.cli._output import print_table
-
-    table = Table(title="polybench tasks")
-    for column in ("task", "kind", "summary", "defaults", "options"):
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        d = row["defaults"]
-        defaults = (
-            f"{d['model']}, {d['epochs']} epochs, batch {d['batch_size']}, "
-            f"{d['optimizer']} lr {d['lr']:g}"
-        )
-        options = "\n".join(o["describe"] for o in row["options"])
-        table.add_row(
-            f"[bold]{row['name']}[/bold]",
-            row["kind"],
-            row["summary"],
-            defaults,
-            options,
-            end_section=True,
-        )
-    print_table(table)
+    columns = ("task", "kind", "summary", "defaults", "options")
+    print_listing(rows, as_json=as_json, title="polybench tasks", columns=columns, fill=fill)
 
 
 @app.command("models")
@@ -77,23 +71,17 @@ def models_command(
 
     Example: [bold]polybench models[/bold]
     """
+    from polybench.cli._output import print_listing
     from polybench.models import describe_models
 
+    def fill(table: Any, console: Any) -> None:
+        for row in rows:
+            options = "\n".join(o["describe"] for o in row["options"]) or "-"
+            table.add_row(row["name"], row["kind"], row["summary"], options, end_section=True)
+
     rows = describe_models()
-    if as_json:
-        typer.echo(json.dumps(rows, indent=2))
-        return
-    from rich.table import Table
-
-    from polybench.cli._output import print_table
-
-    table = Table(title="polybench models")
-    for column in ("model", "kind", "summary", "options"):
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        options = "\n".join(o["describe"] for o in row["options"]) or "-"
-        table.add_row(row["name"], row["kind"], row["summary"], options, end_section=True)
-    print_table(table)
+    columns = ("model", "kind", "summary", "options")
+    print_listing(rows, as_json=as_json, title="polybench models", columns=columns, fill=fill)
 
 
 @app.command("train")

@@ -57,10 +57,12 @@ def _semantic_problems(config: StudyConfig) -> list[tuple[tuple[str | int, ...],
     for name, spec in config.tune.items():
         loc: tuple[str | int, ...] = ("tune", name)
         if name not in TUNABLE_SETTINGS:
+            refused = UnknownName("setting", name, TUNABLE_SETTINGS)
             add(
                 loc,
-                f"cannot tune {name!r}; the shared tune space allows: "
-                f"{', '.join(TUNABLE_SETTINGS)}." + did_you_mean(name, TUNABLE_SETTINGS),
+                refused.render(
+                    head=f"cannot tune {name!r}", allowed_as="the shared tune space allows"
+                ),
             )
             continue
         found.extend(((*loc, *sub), message) for sub, message in spec.problems())
@@ -336,14 +338,9 @@ def _losses_problems(config: StudyConfig) -> list[tuple[tuple[str | int, ...], s
             where: tuple[str | int, ...] = (*loc, "search", name)
             tunable = [hp for hp, info in declared.items() if info.tunable]
             if name not in declared or not declared[name].tunable:
-                what = "is not tunable" if name in declared else "has no hyperparameter"
-                found.append(
-                    (
-                        where,
-                        f"{spec.loss} {what} {name!r}; tunable: "
-                        f"{', '.join(tunable) or '(none)'}." + did_you_mean(name, tunable),
-                    )
-                )
+                refused = UnknownName("hyperparameter", name, tunable, owner=spec.loss)
+                head = f"{spec.loss} is not tunable {name!r}" if name in declared else None
+                found.append((where, refused.render(head=head, allowed_as="tunable")))
                 continue
             if name in spec.params:
                 found.append((where, f"{name!r} is both fixed in params and searched; pick one."))

@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from polybench.config._checks import _semantic_problems
+from polybench.config._checks import _semantic_problems, _unknown
 from polybench.config._schema import (
     MAX_STUDY_BYTES,
     MAX_YAML_NODES,
@@ -21,7 +21,6 @@ from polybench.config._schema import (
     _allowed_keys,
     _key_path,
 )
-from polybench.errors import did_you_mean
 
 # --------------------------------------------------------------------------------------------
 # Loading
@@ -286,9 +285,7 @@ def _from_pydantic(item: Mapping[str, Any], line_of: Any) -> Problem:
     if kind == "extra_forbidden":
         allowed = _allowed_keys(loc[:-1])
         name = str(loc[-1])
-        message = f"unknown key {name!r}; allowed: {', '.join(allowed)}." + did_you_mean(
-            name, allowed
-        )
+        message = _unknown("key", name, allowed)
     elif kind == "missing":
         message = "is required."
     else:

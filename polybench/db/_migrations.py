@@ -159,13 +159,7 @@ def upgrade(storage: str | None = None, revision: str = "head") -> MigrationStat
 
     Optuna's tables in the same database are left alone.
     """
-    url = resolve_storage_url(storage)
-    engine = create_storage_engine(url)
-    try:
-        reached = migrate(engine, url, revision, direction="upgrade")
-    finally:
-        engine.dispose()
-    return MigrationStatus(url=url, revision=reached, head=head_revision())
+    return _migrate_storage(storage, revision, "upgrade")
 
 
 def downgrade(revision: str, storage: str | None = None) -> MigrationStatus:
@@ -173,10 +167,14 @@ def downgrade(revision: str, storage: str | None = None) -> MigrationStatus:
 
     For operators going back to an older polybench; Optuna's tables are left alone.
     """
+    return _migrate_storage(storage, revision, "downgrade")
+
+
+def _migrate_storage(storage: str | None, revision: str, direction: str) -> MigrationStatus:
     url = resolve_storage_url(storage)
     engine = create_storage_engine(url)
     try:
-        reached = migrate(engine, url, revision, direction="downgrade")
+        reached = migrate(engine, url, revision, direction=direction)
     finally:
         engine.dispose()
     return MigrationStatus(url=url, revision=reached, head=head_revision())

@@ -96,13 +96,11 @@ class Loss(nn.Module):
         """logits `(N, C, ...)`, target `(N, ...)` indices or `(N, C, ...)` floats -> loss."""
         form = self._short
         if form is not None:  # small batches: the cost is per call, so go straight to torch
-            weight = self._buffers["weight"]
-            if _softmax.short_path_applies(logits, target, weight):
-                value = _softmax.short_path(
-                    logits, target, weight, self.ignore_index, self.reduction, form
-                )
-                if value is not None:
-                    return value
+            value = _softmax.short_path(
+                logits, target, self._buffers["weight"], self.ignore_index, self.reduction, form
+            )
+            if value is not None:
+                return value
         settings = dict(self._plain_settings)
         buffers = self._buffers
         for name in self._buffer_names:

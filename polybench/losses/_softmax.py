@@ -64,20 +64,6 @@ def _short_path_weight(
     return False, None
 
 
-def short_path_applies(logits: torch.Tensor, target: torch.Tensor, weight: ClassValues) -> bool:
-    """True for the common small case: int64 indices, float32/64 logits, a weight torch takes.
-
-    Cheap on purpose (it runs once per batch); shapes are left to `F.nll_loss`, and the caller
-    falls back to the general path, whose errors name the loss, when torch refuses them.
-    """
-    return (
-        target.dtype == torch.int64
-        and logits.dtype in SHORT_PATH_DTYPES
-        and logits.numel() <= DENSE_MAX_NUMEL
-        and (weight is None or (isinstance(weight, torch.Tensor) and weight.dtype == logits.dtype))
-    )
-
-
 @dataclass(frozen=True)
 class SoftmaxTerms:
     """Per-sample quantities of the softmax family, each `(N, d1, ...)` in the compute dtype.
@@ -201,7 +187,7 @@ def poly1_cross_entropy(
 ) -> torch.Tensor:
     """`CE + eps * w_t * (1 - p_t)`."""
     form = poly1_form(epsilon=epsilon, label_smoothing=label_smoothing)
-    if form is not None and short_path_applies(logits, target, weight):
+    if form is not None:
         value = short_path(logits, target, weight, ignore_index, reduction, form)
         if value is not None:
             return value
@@ -231,7 +217,7 @@ def polyn_cross_entropy(
     """`CE + w_t * sum_{j=1..N} eps_j (1 - p_t)^j`."""
     coefficients = [float(e) for e in epsilons]
     form = polyn_form(epsilons=coefficients, label_smoothing=label_smoothing)
-    if form is not None and short_path_applies(logits, target, weight):
+    if form is not None:
         value = short_path(logits, target, weight, ignore_index, reduction, form)
         if value is not None:
             return value
@@ -254,7 +240,7 @@ PerClassForm = Callable[[torch.Tensor], torch.Tensor]
 def short_path(
     logits: torch.Tensor,
     target: torch.Tensor,
-    weight: torch.Tensor | None,
+    weight: ClassValues,
     ignore_index: int,
     reduction: str,
     form: PerClassForm,
@@ -262,9 +248,18 @@ def short_path(
     """The short path: `-w_t v(log p)_t` reduced by `F.nll_loss` (which gathers, weights,
     ignores and divides `mean` by the summed `w_t`), for `v = form(log p)` elementwise.
 
-    For inputs `short_path_applies` accepts. None where torch refuses them (shapes, targets out of
-    range): the general path then raises the error that names the loss.
+    None outside the common small case (int64 indices, float32/64 logits, at most
+    `DENSE_MAX_NUMEL` of them, a weight torch takes as it is) and where torch refuses the inputs
+    (shapes, targets out of range): the general path then computes the loss or raises the error
+    that names it. The checks are cheap on purpose: they run once per batch.
     """
+    if (
+        target.dtype != torch.int64
+        or logits.dtype not in SHORT_PATH_DTYPES
+        or logits.numel() > DENSE_MAX_NUMEL
+        or (weight is not None and getattr(weight, "dtype", None) != logits.dtype)
+    ):
+        return None
     try:
         log_p = torch.log_softmax(logits, 1)
         return F.nll_loss(form(log_p), target, weight, None, ignore_index, None, reduction)
@@ -277,11 +272,24 @@ def short_path(
 # apply (label smoothing, a focal alpha); extra settings are ignored, so a module can pass all.
 
 
+# `elu(x, a) = a * expm1(x)` for `x <= 0`, and log-probabilities are never positive: so
+# `elu(log p, a)` is `a (p - 1)` in one op whose backward is one kernel (`expm1`'s is two, and a
+# scaled `add` adds a third). At 64 x 10 the cost is per op, forward and backward, so this is
+# what makes the per-class forms below cheap; ATen computes it with `expm1`, so it stays exact
+# near p = 1.
+
+
 def poly1_form(*, epsilon: float, label_smoothing: float = 0.0, **_: object) -> PerClassForm | None:
-    """`v = log p - eps (1 - p) = log p + eps expm1(log p)`."""
+    """`v = log p - eps (1 - p) = log p + elu(log p, eps)`."""
     if label_smoothing != 0.0:
         return None
-    return lambda log_p: torch.add(log_p, torch.expm1(log_p), alpha=epsilon)
+    if epsilon == 0.0:
+        return _identity
+    return lambda log_p: torch.add(log_p, F.elu(log_p, epsilon))
+
+
+def _identity(log_p: torch.Tensor) -> torch.Tensor:
+    return log_p
 
 
 def polyn_form(
@@ -291,7 +299,9 @@ def polyn_form(
     if label_smoothing != 0.0:
         return None
     coefficients = [float(e) for e in epsilons]
-    return lambda log_p: log_p - _poly_series(-torch.expm1(log_p), coefficients)
+    if len(coefficients) == 1:  # Poly-1 (the default), in its two ops
+        return poly1_form(epsilon=coefficients[0])
+    return lambda log_p: log_p - _poly_series(F.elu(log_p, -1.0), coefficients)
 
 
 def focal_form(
@@ -302,22 +312,26 @@ def focal_form(
     label_smoothing: float = 0.0,
     **_: object,
 ) -> PerClassForm | None:
-    """`v = (1 - p)^gamma (log p - eps (1 - p))`, with `p - 1 = expm1(log p)`."""
+    """`v = (1 - p)^gamma (log p - eps (1 - p))`, with `1 - p = elu(log p, -1)`."""
     if label_smoothing != 0.0 or alpha is not None:
         return None
+    if gamma == 0.0:
+        return poly1_form(epsilon=epsilon)
+    if gamma == 2.0:  # the default: two products cost less than `pow`, forward and back
 
-    def values(log_p: torch.Tensor) -> torch.Tensor:
-        p_minus_one = torch.expm1(log_p)
-        inner = log_p if epsilon == 0.0 else torch.add(log_p, p_minus_one, alpha=epsilon)
-        if gamma == 0.0:
-            return inner
-        if gamma == 2.0:  # the default: two products cost less than `pow`, forward and back
+        def squared(log_p: torch.Tensor) -> torch.Tensor:
+            p_minus_one = F.elu(log_p, 1.0)
+            inner = log_p if epsilon == 0.0 else torch.add(log_p, p_minus_one, alpha=epsilon)
             return p_minus_one * p_minus_one * inner
-        if gamma % 2.0 == 0.0:  # an even power needs no sign flip
-            return p_minus_one.pow(gamma) * inner
-        return one_minus_power(-p_minus_one, gamma) * inner
 
-    return values
+        return squared
+
+    def powered(log_p: torch.Tensor) -> torch.Tensor:
+        one_minus_p = F.elu(log_p, -1.0)
+        inner = log_p if epsilon == 0.0 else torch.add(log_p, one_minus_p, alpha=-epsilon)
+        return one_minus_power(one_minus_p, gamma) * inner
+
+    return powered
 
 
 def _poly_series(x: torch.Tensor, coefficients: Sequence[float]) -> torch.Tensor:
@@ -343,7 +357,7 @@ def focal(
 ) -> torch.Tensor:
     """`alpha_t (1 - p_t)^gamma CE + eps * w_t * (1 - p_t)^(gamma + 1)` (eps = 0: plain focal)."""
     form = focal_form(gamma=gamma, alpha=alpha, epsilon=epsilon, label_smoothing=label_smoothing)
-    if form is not None and short_path_applies(logits, target, weight):
+    if form is not None:
         value = short_path(logits, target, weight, ignore_index, reduction, form)
         if value is not None:
             return value

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from polybench.models._registry import ModelSpec, register
+from polybench.models._registry import DROPOUT, ModelSpec, register
 from polybench.tasks import Option, TaskData
 
 
@@ -91,7 +91,7 @@ register(
         build=_build_small_cnn,
         options=(
             Option("width", int, 32, "channels of the first stage (then 2x, 4x)", low=1),
-            Option("dropout", float, 0.1, "dropout before the classifier", low=0.0, high=0.99),
+            DROPOUT,
         ),
     )
 )

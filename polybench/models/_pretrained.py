@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from polybench.models._registry import ModelSpec, register
+from polybench.models._registry import DROPOUT, ModelSpec, register
 from polybench.tasks import Option, TaskData
 from polybench.tasks._text import PAD, SEP, UNK
 
@@ -190,7 +190,7 @@ register(
                 "max_length", int, 512, "longest word-piece input, [CLS] and [SEP] included", low=3
             ),
             Option("max_pieces", int, 4, "word pieces kept per vocabulary entry", low=1),
-            Option("dropout", float, 0.1, "dropout before the classifier", low=0.0, high=0.99),
+            DROPOUT,
         ),
     )
 )

@@ -9,8 +9,11 @@ from typing import Any
 from torch import nn
 
 from polybench.registry import Registry
-from polybench.settings import Setting, validate_options
+from polybench.settings import Option, Setting, listed_options, validate_options
 from polybench.tasks import TaskData
+
+# The option every built-in model takes; a model's own default is `replace(DROPOUT, default=...)`.
+DROPOUT = Option("dropout", float, 0.1, "dropout before the classifier", low=0.0, high=0.99)
 
 
 @dataclass(frozen=True)
@@ -74,9 +77,7 @@ def describe_models() -> list[dict[str, Any]]:
             "name": spec.name,
             "kind": spec.kind,
             "summary": spec.summary,
-            "options": [
-                {"name": o.name, "describe": o.describe(), "help": o.help} for o in spec.options
-            ],
+            "options": listed_options(spec.options),
         }
         for spec in MODELS.values()
     ]

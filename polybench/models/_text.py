@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from polybench.models._registry import ModelSpec, register
+from polybench.models._registry import DROPOUT, ModelSpec, register
 from polybench.tasks import Option, TaskData
 
 
@@ -154,7 +156,6 @@ def _text_sizes(task: TaskData) -> dict[str, int]:
 
 
 EMBEDDING = Option("embedding_dim", int, 128, "embedding size", low=1)
-DROPOUT = Option("dropout", float, 0.5, "dropout before the classifier", low=0.0, high=0.99)
 
 register(
     ModelSpec(
@@ -170,9 +171,9 @@ register(
         # 64 x 64 rather than Kim's 300 x 100: a fraction of the compute on a CPU, and as
         # accurate on review_sentiment_zh (0.814 vs 0.817 test accuracy with 128 x 100)
         options=(
-            Option("embedding_dim", int, 64, "embedding size", low=1),
+            replace(EMBEDDING, default=64),
             Option("filters", int, 64, "filters per width", low=1),
-            DROPOUT,
+            replace(DROPOUT, default=0.5),
         ),
     )
 )
@@ -192,7 +193,7 @@ register(
             EMBEDDING,
             Option("hidden_size", int, 128, "GRU state size per direction", low=1),
             Option("layers", int, 1, "stacked GRU layers", low=1),
-            Option("dropout", float, 0.3, "dropout before the classifier", low=0.0, high=0.99),
+            replace(DROPOUT, default=0.3),
         ),
     )
 )
@@ -212,10 +213,10 @@ register(
         # 16 dimensions, character 1-3-grams, 2**20 buckets: 0.85 test accuracy on the
         # deduplicated reviews, as TF-IDF + logistic regression (benchmarks/text_baseline.py)
         options=(
-            Option("embedding_dim", int, 16, "embedding size", low=1),
+            replace(EMBEDDING, default=16),
             Option("ngrams", int, 3, "longest n-gram of tokens in the bag (1: tokens only)", low=1),
             Option("buckets", int, 2**20, "hash buckets shared by the n-grams", low=1),
-            Option("dropout", float, 0.2, "dropout before the classifier", low=0.0, high=0.99),
+            replace(DROPOUT, default=0.2),
             Option(
                 "bag_dropout",
                 float,

@@ -32,7 +32,7 @@ from polybench.report._figures import (
 from polybench.report._frames import _check_study, _store, summary
 from polybench.report._render import across_task_lines, display_frame, markdown_table
 from polybench.report._summary import verdicts
-from polybench.vocab import BASELINE_LOSS, COMPLETE, CONFIRM, PARAM_PREFIX, Metric
+from polybench.vocab import BASELINE_LOSS, COMPLETE, CONFIRM, DEFAULT_METRIC, PARAM_PREFIX, Metric
 
 RUNS_FILE = "runs.parquet"
 POLY1 = "poly1_cross_entropy"
@@ -83,7 +83,7 @@ def publish(
         storage, study, metric=metric, params=[SWEEP_PARAM.removeprefix(PARAM_PREFIX)]
     )
     written += write_figures(figures, folder)
-    spec = stats.get_metric(str(table.attrs.get("metric", metric or "accuracy")))
+    spec = stats.get_metric(str(table.attrs.get("metric", metric or DEFAULT_METRIC.name)))
     parts = [
         f"# {study}: does Poly-1 (or focal) beat cross-entropy, where, and by how much?",
         "",

@@ -150,12 +150,15 @@ def missing_confirm_seeds(
 
 def enqueue_confirm(
     study: optuna.Study, seeds: Sequence[int], params: dict[str, Any], params_text: str
-) -> None:
+) -> list[FrozenTrial]:
     """Enqueue one confirm trial per missing seed (a second worker doing the same at the same
-    moment only adds duplicates, which skip themselves when they start)."""
+    moment only adds duplicates, which skip themselves when they start); return the study's
+    trials, the enqueued ones included."""
     trials = study.get_trials(deepcopy=False)
-    for seed in missing_confirm_seeds(trials, seeds, params_text):
+    missing = missing_confirm_seeds(trials, seeds, params_text)
+    for seed in missing:
         study.enqueue_trial(params, user_attrs={CONFIRM_SEED: seed, CONFIRM_PARAMS: params_text})
+    return study.get_trials(deepcopy=False) if missing else trials
 
 
 def requeue(study: optuna.Study, trial: AnyTrial, *, lost_worker: bool) -> bool:

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats as scipy_stats
 
-from polybench.vocab import ACCURACY, COMPLETE, PARAM_PREFIX, SEARCH
+from polybench.stats._runs import complete_runs
+from polybench.vocab import ACCURACY, PARAM_PREFIX, SEARCH
 
 if TYPE_CHECKING:
     import optuna
@@ -21,12 +22,7 @@ MIN_DISTINCT_VALUES = 3
 
 def search_runs(runs: pd.DataFrame) -> pd.DataFrame:
     """The complete search runs of a runs frame."""
-    keep = pd.Series(True, index=runs.index)
-    if "phase" in runs:
-        keep &= runs["phase"] == SEARCH
-    if "state" in runs:
-        keep &= runs["state"] == COMPLETE
-    return runs[keep]
+    return complete_runs(runs, SEARCH)
 
 
 def sensitivity(runs: pd.DataFrame, metric: str = ACCURACY.val_column) -> pd.DataFrame:

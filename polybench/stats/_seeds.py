@@ -17,7 +17,8 @@ import pandas as pd
 from scipy import stats as scipy_stats
 
 from polybench.stats._metrics import TEST_METRICS
-from polybench.vocab import COMPLETE, CONFIRM, DEFAULT_METRIC
+from polybench.stats._runs import complete_runs
+from polybench.vocab import CONFIRM, DEFAULT_METRIC
 
 CONFIDENCE = 0.95
 BOOTSTRAP_RESAMPLES = 10_000
@@ -140,12 +141,7 @@ def seed_note(n: int, what: str = "") -> str | None:
 
 def confirm_runs(runs: pd.DataFrame) -> pd.DataFrame:
     """The complete confirm runs of a runs frame (other phases and states dropped)."""
-    keep = pd.Series(True, index=runs.index)
-    if "phase" in runs:
-        keep &= runs["phase"] == CONFIRM
-    if "state" in runs:
-        keep &= runs["state"] == COMPLETE
-    return runs[keep]
+    return complete_runs(runs, CONFIRM)
 
 
 def seed_summary(

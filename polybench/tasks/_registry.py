@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from polybench.registry import Registry
-from polybench.settings import Option, Setting, validate_options
+from polybench.settings import Option, Setting, listed_options, validate_options
 from polybench.tasks import _data, _noise, _text
 
 logger = logging.getLogger(__name__)
@@ -156,14 +156,7 @@ def load_raw_splits(name: str, **options: Any) -> dict[str, tuple[Any, np.ndarra
     clean = validate_task_options(name, options)
     spec = TASKS[name]
     source = _read(name, _own_key(spec, clean))
-    chosen = _data.split_source(
-        source,
-        data_seed=clean["data_seed"],
-        val_fraction=clean["val_fraction"],
-        test_fraction=clean.get("test_fraction", 0.0),
-        subsample=clean["subsample"],
-        imbalance=clean["imbalance"],
-    )
+    chosen = _split(source, clean)
     raw = {}
     for split, (part, indices) in chosen.items():
         taken = _data.take(source.parts[part], indices)
@@ -179,6 +172,18 @@ def load_raw_splits(name: str, **options: Any) -> dict[str, tuple[Any, np.ndarra
 def _own_key(spec: TaskSpec, clean: Mapping[str, Any]) -> tuple:
     own = {o.name for o in spec.options}
     return tuple(sorted((k, v) for k, v in clean.items() if k in own))
+
+
+def _split(source: _data.Source, clean: Mapping[str, Any]) -> dict[str, tuple[str, np.ndarray]]:
+    """The indices of each split (train / val / test) in `source`'s parts, by the options."""
+    return _data.split_source(
+        source,
+        data_seed=clean["data_seed"],
+        val_fraction=clean["val_fraction"],
+        test_fraction=clean.get("test_fraction", 0.0),
+        subsample=clean["subsample"],
+        imbalance=clean["imbalance"],
+    )
 
 
 @functools.lru_cache(maxsize=4)
@@ -201,14 +206,7 @@ def _load(name: str, key: tuple) -> _data.TaskData:
     clean = dict(key)
     own_key = _own_key(spec, clean)
     source = _read(name, own_key)
-    chosen = _data.split_source(
-        source,
-        data_seed=clean["data_seed"],
-        val_fraction=clean["val_fraction"],
-        test_fraction=clean.get("test_fraction", 0.0),
-        subsample=clean["subsample"],
-        imbalance=clean["imbalance"],
-    )
+    chosen = _split(source, clean)
     for split, (_, indices) in chosen.items():
         if len(indices) == 0:
             raise ValueError(
@@ -289,9 +287,7 @@ def describe_tasks() -> list[dict[str, Any]]:
             "summary": spec.summary,
             "official_split": spec.official_split,
             "defaults": asdict(spec.defaults),
-            "options": [
-                {"name": o.name, "describe": o.describe(), "help": o.help} for o in spec.all_options
-            ],
+            "options": listed_options(spec.all_options),
         }
         for spec in TASKS.values()
     ]
