@@ -19,12 +19,14 @@ Shared study data:
   tests whose numbers must be exact; `ENVIRONMENT` is the environment it records.
 - `start_cli_run` / `wait_for_mid_training`: `polybench run` as a child process, and waiting
   until one of its runs is mid-training (for signal and fault tests).
+- `dashboard_app(url)`: Streamlit's AppTest of the dashboard on that database, not yet run.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import os
 import subprocess
 import sys
@@ -306,3 +308,35 @@ def wait_for_mid_training(
                 return
         time.sleep(0.05)
     pytest.fail(f"no run of study {study!r} reached mid-training within {timeout:.0f} s")
+
+
+# --- the dashboard under Streamlit's AppTest ----------------------------------------------------
+
+DASHBOARD_SCRIPT = Path(__file__).resolve().parents[1] / "app" / "dashboard.py"
+
+
+@functools.cache
+def _streamlit_components() -> Any:
+    """Streamlit's registry of installed custom components, filled once per process."""
+    from streamlit.components.v2.component_manager import BidiComponentManager
+
+    manager = BidiComponentManager()
+    manager.discover_and_register_components(start_file_watching=False)
+    return manager
+
+
+def dashboard_app(url: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Streamlit's AppTest of app/dashboard.py reading `url`, not yet run.
+
+    Every new AppTest scans all installed distributions for Streamlit components (0.6 s of CPU,
+    for a registry the dashboard never uses); they share one scan, made once per process.
+    """
+    from streamlit.testing.v1 import AppTest
+
+    from polybench.dashboard import STORAGE_ENV
+
+    monkeypatch.setenv(STORAGE_ENV, url)
+    app = AppTest.from_file(str(DASHBOARD_SCRIPT), default_timeout=120)
+    if getattr(app, "_bidi_component_manager", "absent") is None:  # Streamlit >= 1.51
+        app._bidi_component_manager = _streamlit_components()
+    return app

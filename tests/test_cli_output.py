@@ -198,15 +198,8 @@ def test_help_flags_short_option_and_completion():
 def test_status_of_an_empty_database_names_the_url_it_looked_at(tmp_path):
     url = f"sqlite:///{tmp_path / 'empty.db'}"
     open_store(url).close()
-    env = {k: v for k, v in os.environ.items() if k != "POLYBENCH_STORAGE"}
-    result = subprocess.run(
-        [sys.executable, "-m", "polybench", "status", "--storage", url],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr
+    result = CliRunner().invoke(app, ["status", "--storage", url], env={"POLYBENCH_STORAGE": None})
+    assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == [
         "study\tcreated_at\truns\tplanned_runs\tcomplete\tpruned\tfailed\trunning"
     ]

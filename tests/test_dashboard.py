@@ -19,14 +19,14 @@ import numpy as np
 import pandas as pd
 import pytest
 import streamlit as st
-from conftest import main_module_kept, record_run
+from conftest import dashboard_app, main_module_kept, record_run
 from scipy import stats as scipy_stats
 from streamlit.testing.v1 import AppTest
 from typer.testing import CliRunner
 
 from polybench import charts, report
 from polybench.cli import app as cli_app
-from polybench.dashboard import APP_SCRIPT, STORAGE_ENV, launch, streamlit_command
+from polybench.dashboard import APP_SCRIPT, launch, streamlit_command
 from polybench.db import StorageError, open_store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,9 +64,7 @@ def _fresh_cache():
 
 
 def _app(url: str, monkeypatch: pytest.MonkeyPatch) -> AppTest:
-    monkeypatch.setenv(STORAGE_ENV, url)
-    at = AppTest.from_file(str(APP_FILE), default_timeout=120)
-    return at.run()
+    return dashboard_app(url, monkeypatch).run()
 
 
 def test_a_process_spawned_after_an_app_test_does_not_run_the_dashboard(sqlite_url, monkeypatch):

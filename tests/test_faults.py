@@ -393,14 +393,22 @@ def test_processes_starting_together_on_an_empty_database_all_succeed(
 
 
 @pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:", "sqlite:///file:x?mode=memory"])
-def test_an_in_memory_sqlite_database_is_refused_with_a_reason(url: str):
+def test_an_in_memory_sqlite_database_is_refused_with_a_reason(url: str, monkeypatch, capsys):
+    from polybench.cli import main
+
     with pytest.raises(StorageError, match=r"in memory.*vanishes.*sqlite:///polybench\.db"):
         open_store(url)
-    done = subprocess.run(
-        [*CLI, "status", "--storage", url], capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 1
-    assert done.stderr.startswith("Error: cannot use storage") and done.stderr.count("\n") == 1
+    monkeypatch.setattr(sys, "argv", ["polybench", "status", "--storage", url])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    assert exited.value.code == 1
+    stderr = capsys.readouterr().err
+    assert stderr.startswith("Error: cannot use storage") and stderr.count("\n") == 1
+    if url == "sqlite://":  # the same from the command as its own process
+        done = subprocess.run(
+            [*CLI, "status", "--storage", url], capture_output=True, text=True, timeout=120
+        )
+        assert (done.returncode, done.stderr) == (1, stderr)
 
 
 # -- a private PostgreSQL server that the test restarts and stops ----------------------------

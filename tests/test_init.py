@@ -34,16 +34,23 @@ def test_every_study_in_the_checkout_is_an_example_and_validates():
         assert load_study(path).name == name
 
 
-def test_init_in_an_empty_directory_writes_quickstart_that_plans(tmp_path):
+def test_init_in_an_empty_directory_writes_quickstart_that_plans(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from polybench.cli import app
+
     done = _cli("init", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == (
         "wrote quickstart.yaml; run it with:  polybench run quickstart.yaml"
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["quickstart.yaml"]
-    plan = _cli("run", "quickstart.yaml", "--dry-run", cwd=tmp_path)
-    assert plan.returncode == 0, plan.stderr
+    monkeypatch.chdir(tmp_path)  # planning imports torch: in this process, not a new one
+    monkeypatch.delenv("POLYBENCH_STORAGE", raising=False)
+    plan = CliRunner().invoke(app, ["run", "quickstart.yaml", "--dry-run"])
+    assert plan.exit_code == 0, plan.output
     assert "= 104 run(s)" in plan.stdout  # 2 tasks x 4 losses x (8 trials + 5 seeds)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["quickstart.yaml"]
     again = _cli("init", cwd=tmp_path)
     assert again.returncode == 1
     assert again.stderr.strip() == "Error: quickstart.yaml exists; pass --force to overwrite it"

@@ -3,8 +3,8 @@
 
 The end-to-end tests run the real command line in subprocesses (the worker processes are
 spawned, so they must import the plug-ins themselves); the entry-point package is really
-installed with pip into a folder on the subprocesses' PYTHONPATH, so `importlib.metadata` finds
-it as it finds any installed distribution.
+installed with pip into a folder on the subprocesses' PYTHONPATH (on `sys.path` for the test in
+this process), so `importlib.metadata` finds it as it finds any installed distribution.
 """
 
 from __future__ import annotations
@@ -343,16 +343,28 @@ def entry_point_env(tmp_path_factory) -> dict[str, str]:
     return env
 
 
-def test_an_installed_entry_point_loss_is_listed_and_accepted_by_name(entry_point_env, tmp_path):
-    listed = _cli("losses", cwd=tmp_path, env=entry_point_env)
-    assert listed.returncode == 0, listed.stderr
+def test_an_installed_entry_point_loss_is_listed_and_accepted_by_name(
+    entry_point_env, registries, monkeypatch
+):
+    """In this process, with the installed package's folder put on `sys.path` (as PYTHONPATH
+    does for the subprocesses of the slow test below)."""
+    from typer.testing import CliRunner
+
+    from polybench import plugins
+    from polybench.cli import app
+
+    sys.path.insert(0, entry_point_env["PYTHONPATH"].split(os.pathsep)[0])
+    plugins._loaded_groups.clear()  # entry points are read once per process: read them again
+    monkeypatch.delenv("POLYBENCH_STORAGE", raising=False)
+    listed = CliRunner().invoke(app, ["losses"])
+    assert listed.exit_code == 0, listed.output
     (line,) = [line for line in listed.stdout.splitlines() if "\tepsilon2\t" in line]
     assert line.split("\t")[:4] == ["poly2_entry_point", "epsilon2", "0.0", "[-0.5, inf)"]
-    (tmp_path / "byo_ep.yaml").write_text(ENTRY_POINT_STUDY)
-    plan = _cli("run", "byo_ep.yaml", "--dry-run", cwd=tmp_path, env=entry_point_env)
-    assert plan.returncode == 0, plan.stderr
+    (registries / "byo_ep.yaml").write_text(ENTRY_POINT_STUDY)
+    plan = CliRunner().invoke(app, ["run", "byo_ep.yaml", "--dry-run"])
+    assert plan.exit_code == 0, plan.output
     assert "digits / small_cnn / poly2_entry_point: 2 trial(s) over epsilon1" in plan.stdout
-    assert not (tmp_path / "polybench.db").exists()
+    assert not (registries / "polybench.db").exists()
 
 
 @pytest.mark.slow
@@ -380,13 +392,10 @@ def test_an_installed_entry_point_loss_runs_with_two_workers_then_status_report_
 
     # the dashboard reads the same database (it needs the runs, not the loss's code)
     import streamlit as st
-    from streamlit.testing.v1 import AppTest
-
-    from polybench.dashboard import STORAGE_ENV
+    from conftest import dashboard_app
 
     st.cache_data.clear()
-    monkeypatch.setenv(STORAGE_ENV, f"sqlite:///{work / 'polybench.db'}")
-    at = AppTest.from_file(str(ROOT / "app" / "dashboard.py"), default_timeout=120).run()
+    at = dashboard_app(f"sqlite:///{work / 'polybench.db'}", monkeypatch).run()
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
     shown = " ".join(str(frame.value.to_dict()) for frame in at.dataframe)

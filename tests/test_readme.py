@@ -58,13 +58,11 @@ def test_every_polybench_command_in_the_readme_exists():
     assert named <= registered, f"README names unknown commands: {sorted(named - registered)}"
 
 
-def test_tasks_section_python_example_runs(tmp_path):
+def test_tasks_section_python_example_runs(tmp_path, monkeypatch, capsys):
     (code,) = _blocks(_section("tasks"), "python")
-    result = subprocess.run(
-        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300
-    )
-    assert result.returncode == 0, result.stderr
-    state, accuracy, throughput = result.stdout.split()
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "README.md (tasks)", "exec"), {})
+    state, accuracy, throughput = capsys.readouterr().out.split()
     assert state == "complete"
     assert 0.5 < float(accuracy) <= 1.0
     assert float(throughput) > 0
@@ -88,9 +86,7 @@ def test_byo_section_runs_with_two_workers_then_status_report_and_dashboard(tmp_
     import json
 
     import streamlit as st
-    from streamlit.testing.v1 import AppTest
-
-    from polybench.dashboard import STORAGE_ENV
+    from conftest import dashboard_app
 
     section = _section("byo")
     (code,) = _blocks(section, "python")
@@ -124,8 +120,7 @@ def test_byo_section_runs_with_two_workers_then_status_report_and_dashboard(tmp_
     assert all(row["n_seeds"] == 2 for row in rows)
     assert commands[3] == ["polybench", "dashboard"]
     st.cache_data.clear()
-    monkeypatch.setenv(STORAGE_ENV, f"sqlite:///{tmp_path / 'polybench.db'}")
-    at = AppTest.from_file(str(ROOT / "app" / "dashboard.py"), default_timeout=120).run()
+    at = dashboard_app(f"sqlite:///{tmp_path / 'polybench.db'}", monkeypatch).run()
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
     st.cache_data.clear()
