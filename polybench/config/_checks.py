@@ -40,15 +40,9 @@ def _semantic_problems(config: StudyConfig) -> list[tuple[tuple[str | int, ...],
 
     search = config.search
     if search.sampler not in SAMPLERS:
-        add(
-            ("search", "sampler"),
-            _unknown("sampler", search.sampler, SAMPLERS),
-        )
+        add(("search", "sampler"), _unknown("sampler", search.sampler, SAMPLERS))
     if search.pruner not in PRUNERS:
-        add(
-            ("search", "pruner"),
-            _unknown("pruner", search.pruner, PRUNERS),
-        )
+        add(("search", "pruner"), _unknown("pruner", search.pruner, PRUNERS))
     found.extend(_metric_problems(search))
 
     found.extend(_tasks_problems(config))
@@ -106,12 +100,7 @@ def _metric_problems(search: SearchSpec) -> list[tuple[tuple[str | int, ...], st
             ("search", "metric") if isinstance(search.metric, str) else ("search", "metric", index)
         )
         if name not in DIRECTIONS:
-            found.append(
-                (
-                    loc,
-                    _unknown("metric", name, DIRECTIONS),
-                )
-            )
+            found.append((loc, _unknown("metric", name, DIRECTIONS)))
         elif index == 0 and not name.startswith(VAL_PREFIX):
             found.append(
                 (loc, f"the first objective must be a validation metric: {', '.join(validation)}.")
@@ -149,12 +138,7 @@ def _tasks_problems(config: StudyConfig) -> list[tuple[tuple[str | int, ...], st
     for index, spec in enumerate(config.tasks):
         loc: tuple[str | int, ...] = ("tasks", index)
         if spec.task not in TASKS:
-            found.append(
-                (
-                    (*loc, "task"),
-                    _unknown("task", spec.task, sorted(TASKS)),
-                )
-            )
+            found.append(((*loc, "task"), _unknown("task", spec.task, sorted(TASKS))))
         elif spec.name in seen:
             found.append(_taken_name(loc, "task", spec.name, spec.label, seen, "digits_noisy"))
         else:
@@ -164,12 +148,7 @@ def _tasks_problems(config: StudyConfig) -> list[tuple[tuple[str | int, ...], st
         if spec.model is None:
             pass
         elif spec.model not in MODELS:
-            found.append(
-                (
-                    (*loc, "model"),
-                    _unknown("model", spec.model, sorted(MODELS)),
-                )
-            )
+            found.append(((*loc, "model"), _unknown("model", spec.model, sorted(MODELS))))
         else:
             found.extend(_model_option_problems(loc, spec))
         found.extend(_training_problems(loc, spec))
@@ -269,19 +248,9 @@ def _training_problems(
     found: list[tuple[tuple[str | int, ...], str]] = []
     name = spec.optimizer.name
     if name not in OPTIMIZERS:
-        found.append(
-            (
-                (*loc, "optimizer", "name"),
-                _unknown("optimizer", name, OPTIMIZERS),
-            )
-        )
+        found.append(((*loc, "optimizer", "name"), _unknown("optimizer", name, OPTIMIZERS)))
     if spec.schedule is not None and spec.schedule not in SCHEDULES:
-        found.append(
-            (
-                (*loc, "schedule"),
-                _unknown("schedule", spec.schedule, SCHEDULES),
-            )
-        )
+        found.append(((*loc, "schedule"), _unknown("schedule", spec.schedule, SCHEDULES)))
     return found
 
 
@@ -294,12 +263,7 @@ def _losses_problems(config: StudyConfig) -> list[tuple[tuple[str | int, ...], s
     for index, spec in enumerate(config.losses):
         loc: tuple[str | int, ...] = ("losses", index)
         if spec.loss not in LOSSES:
-            found.append(
-                (
-                    (*loc, "loss"),
-                    _unknown("loss", spec.loss, LOSSES),
-                )
-            )
+            found.append(((*loc, "loss"), _unknown("loss", spec.loss, LOSSES)))
             continue
         found.extend(_label_problems(loc, spec.label))
         if spec.label in LOSSES and spec.label != spec.loss:
