@@ -16,6 +16,10 @@ The default run has two cases. 64 x 10 on one thread is the batch polybench's ow
 with, where the cost is per call (dispatch, autograd bookkeeping), not per element; 4096 x 1000 on
 torch's default threads is where the arithmetic dominates.
 
+With the compiled CPU kernel built (`polybench kernels --build`, part of `make setup`), Poly-1,
+Poly-N, focal and Poly-1 focal run it for small CPU inputs, and three more rows time Poly-1, focal
+and Poly-1 focal on their eager torch ops, as they run without the kernel.
+
 Targets: at 64 x 10, cross_entropy <= 1.1x and poly1_cross_entropy, focal <= 1.5x
 F.cross_entropy; at 4096 x 1000, poly1_cross_entropy <= 1.15x (docs/losses.md).
 """
@@ -33,7 +37,7 @@ import torch
 import torch.nn.functional as F
 import torchvision
 
-from polybench.losses import LOSSES, build_loss
+from polybench.losses import LOSSES, _native, build_loss
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -67,6 +71,19 @@ def torchvision_sigmoid_focal(logits: torch.Tensor, one_hot: torch.Tensor) -> to
 
 
 COMPILED = ("cross_entropy", "poly1_cross_entropy", "focal")
+# Losses the compiled CPU kernel (`polybench kernels`) computes at small sizes; with it built,
+# each also gets a row on its eager path.
+EAGER_TWINS = ("poly1_cross_entropy", "focal", "poly1_focal")
+
+
+def eager(loss: LossFn) -> LossFn:
+    """`loss` on its eager ops, compiled kernel built or not."""
+
+    def run(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        with _native.eager_only():
+            return loss(logits, target)
+
+    return run
 
 
 def candidates(compiled: bool = False) -> dict[str, tuple[LossFn, str, str]]:
@@ -91,6 +108,9 @@ def candidates(compiled: bool = False) -> dict[str, tuple[LossFn, str, str]]:
             "torchvision sigmoid_focal" if sigmoid else "F.cross_entropy",
         )
         del cls
+    if _native.module() is not None:  # the same losses without the compiled kernel
+        for name in EAGER_TWINS:
+            table[f"{name} (eager ops)"] = (eager(build_loss(name)), "index", "F.cross_entropy")
     if compiled:
         from polybench.losses._compiled import compiled_loss
 
@@ -199,6 +219,8 @@ def main() -> None:
             f"device {args.device}, {repeats} interleaved repeats, torch {torch.__version__}, "
             f"{torch.get_num_threads()} threads, {platform.processor() or platform.machine()}"
         )
+        kernel = "in use" if _native.module() is not None else "not in use (polybench kernels)"
+        print(f"compiled CPU kernel of the softmax losses' small batches: {kernel}")
         print(report(times))
 
 

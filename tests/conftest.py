@@ -20,6 +20,11 @@ Shared study data:
 - `start_cli_run` / `wait_for_mid_training`: `polybench run` as a child process, and waiting
   until one of its runs is mid-training (for signal and fault tests).
 - `dashboard_app(url)`: Streamlit's AppTest of the dashboard on that database, not yet run.
+
+Losses:
+- `native_kernel` (session): polybench's compiled CPU kernel (`polybench kernels --build`, which
+  `make setup` runs), built here into the usual cache if it is missing. Skipped where no C++
+  compiler is found or `POLYBENCH_NATIVE=0` turns it off, except under CI, where it fails.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import contextlib
 import fcntl
 import functools
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -340,3 +346,24 @@ def dashboard_app(url: str, monkeypatch: pytest.MonkeyPatch) -> Any:
     if getattr(app, "_bidi_component_manager", "absent") is None:  # Streamlit >= 1.51
         app._bidi_component_manager = _streamlit_components()
     return app
+
+
+@pytest.fixture(scope="session")
+def native_kernel() -> Any:
+    from polybench.losses import _native
+
+    def unavailable(reason: str) -> None:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI needs polybench's compiled kernel: {reason}")
+        pytest.skip(reason)
+
+    if _native.disabled():
+        unavailable(f"{_native.DISABLE_VARIABLE}=0 turns the compiled kernel off")
+    if _native.module() is None:
+        if shutil.which(os.environ.get("CXX", "c++")) is None:
+            unavailable("no C++ compiler to build polybench's compiled kernel")
+        _native.build()
+    module = _native.module()
+    if module is None:
+        unavailable(f"the compiled kernel does not load: {_native.load_error()}")
+    return module

@@ -11,6 +11,7 @@ from __future__ import annotations
 import inspect
 import itertools
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,7 @@ from typer.testing import CliRunner
 from polybench.losses import (
     LOSSES,
     HyperParam,
+    _native,
     build_loss,
     describe_losses,
     functional,
@@ -739,11 +741,38 @@ SHORT_PATH_LOSSES = {
 
 
 def took_short_path(value: torch.Tensor) -> bool:
-    """Whether torch's nll_loss made `value` (directly, or under the view K-dim inputs add)."""
+    """Whether torch's nll_loss (directly, or under the view K-dim inputs add) or the compiled
+    kernel made `value`."""
     node = value.grad_fn
     if node.name().startswith("View"):
         node = node.next_functions[0][0]
-    return node.name().startswith("NllLoss")
+    return node.name().startswith("NllLoss") or took_kernel(value)
+
+
+def took_kernel(value: torch.Tensor) -> bool:
+    """Whether polybench's compiled kernel (`_native.cpp`) made `value`."""
+    return "SoftmaxFamily" in value.grad_fn.name()
+
+
+@pytest.fixture(params=["eager", "compiled"])
+def short_path(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Run the test on the short path's eager ops, then on the compiled kernel (2-D inputs)."""
+    if request.param == "compiled":
+        request.getfixturevalue("native_kernel")
+        yield request.param
+        return
+    with _native.eager_only():
+        yield request.param
+
+
+def expect_short_path(loss, logits: torch.Tensor, target: torch.Tensor, short_path: str) -> None:
+    """`loss` takes the short path: the compiled kernel on the compiled run, for 2-D logits and
+    a setting it computes, torch's ops otherwise."""
+    value = loss(logits, target)
+    assert took_short_path(value)
+    form = loss._short
+    kernel = short_path == "compiled" and logits.dim() == 2 and form.kernel is not None
+    assert took_kernel(value) == kernel
 
 
 def general_path(monkeypatch, loss, logits, target):
@@ -759,27 +788,31 @@ def general_path(monkeypatch, loss, logits, target):
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("shape", [(9, 5), (4, 5, 3)])
-def test_short_path_equals_the_fused_kernel(monkeypatch, case, reduction, weighted, shape):
+def test_short_path_equals_the_fused_kernel(
+    monkeypatch, short_path, case, reduction, weighted, shape
+):
     logits, target = make_inputs(shape, ignore=True, seed=21)
     name, params = SHORT_PATH_LOSSES[case]
     loss = build_loss(name, reduction=reduction, **params)
     if weighted:
         loss.weight = torch.tensor([0.5, 2.0, 1.0, 0.1, 3.0], dtype=torch.float64)
     short = value_and_grad(loss, logits, target)
-    assert took_short_path(loss(logits, target))
+    expect_short_path(loss, logits, target, short_path)
     general = general_path(monkeypatch, loss, logits, target)
     torch.testing.assert_close(short, general)
 
 
 @pytest.mark.parametrize("case", sorted(SHORT_PATH_LOSSES))
 @pytest.mark.parametrize("reduction", ["mean", "none"])
-def test_short_path_passes_gradcheck_in_float64(case, reduction):
-    logits, target = make_inputs((5, 4, 2), ignore=True, seed=22)
+@pytest.mark.parametrize("shape", [(5, 4, 2), (7, 4)])
+def test_short_path_passes_gradcheck_in_float64(short_path, case, reduction, shape):
+    logits, target = make_inputs(shape, ignore=True, seed=22)
     name, params = SHORT_PATH_LOSSES[case]
     loss = build_loss(name, reduction=reduction, **params)
     loss.weight = torch.tensor([0.5, 2.0, 1.0, 1.5], dtype=torch.float64)
-    assert took_short_path(loss(logits, target))
+    expect_short_path(loss, logits, target, short_path)
     assert torch.autograd.gradcheck(lambda z: loss(z, target), (logits,))
+    assert torch.autograd.gradgradcheck(lambda z: loss(z, target), (logits,))
 
 
 @pytest.mark.parametrize(
@@ -793,7 +826,7 @@ def test_short_path_passes_gradcheck_in_float64(case, reduction):
         ("focal", {}, {"alpha": torch.tensor([0.5, 2.0, 1.0, 0.1, 3.0], dtype=torch.float64)}),
     ],
 )
-def test_a_reassigned_setting_is_honoured_on_the_short_path(name, built, changes):
+def test_a_reassigned_setting_is_honoured_on_the_short_path(short_path, name, built, changes):
     # A module builds its short path's per-class form once; reassigning a setting rebuilds it
     # (or, for smoothing and alpha, turns the short path off).
     logits, target = make_inputs((6, 5), ignore=True, seed=24)
@@ -862,11 +895,11 @@ def edge_logits(kind: str) -> tuple[torch.Tensor, torch.Tensor]:
 
 @pytest.mark.parametrize("setting", sorted(EDGE_SETTINGS))
 @pytest.mark.parametrize("kind", ["p_t_near_1", "p_t_near_0", "magnitude_1e4", "uniform"])
-def test_short_path_at_the_edges_equals_the_fused_kernel(monkeypatch, setting, kind):
+def test_short_path_at_the_edges_equals_the_fused_kernel(monkeypatch, short_path, setting, kind):
     name, params = EDGE_SETTINGS[setting]
     logits, target = edge_logits(kind)
     loss = build_loss(name, reduction="none", **params)
-    assert took_short_path(loss(logits, target))
+    expect_short_path(loss, logits, target, short_path)
     value, grad = value_and_grad(loss, logits, target)
     assert torch.isfinite(value).all() and torch.isfinite(grad).all()
     torch.testing.assert_close((value, grad), general_path(monkeypatch, loss, logits, target))

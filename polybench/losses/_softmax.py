@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from polybench.losses import _native
 from polybench.losses._autograd import target_log_softmax
 from polybench.losses._targets import (
     class_vector,
@@ -234,7 +235,17 @@ def polyn_cross_entropy(
     return reduce(per_sample, reduction, terms.normalizer, logits.dtype)
 
 
-PerClassForm = Callable[[torch.Tensor], torch.Tensor]
+@dataclass(frozen=True)
+class PerClassForm:
+    """The short path's per-class form `v(log p)` of one loss setting, and, where the compiled
+    kernel computes the same loss, its `(gamma, eps)`: `-v = (1 - p)^gamma (-log p + eps (1 - p))`.
+    """
+
+    apply: Callable[[torch.Tensor], torch.Tensor]
+    kernel: tuple[float, float] | None
+
+    def __call__(self, log_p: torch.Tensor) -> torch.Tensor:
+        return self.apply(log_p)
 
 
 def short_path(
@@ -260,6 +271,15 @@ def short_path(
         or (weight is not None and getattr(weight, "dtype", None) != logits.dtype)
     ):
         return None
+    native = _native.module()
+    if native is not None and form.kernel is not None and logits.dim() == 2:
+        try:  # one compiled op (CPU, float32/64): it refuses anything else, and so do we then
+            gamma, eps = form.kernel
+            return native.softmax_family(
+                logits, target, weight, gamma, eps, ignore_index, reduction
+            )
+        except (RuntimeError, TypeError):
+            pass
     try:
         log_p = torch.log_softmax(logits, 1)
         return F.nll_loss(form(log_p), target, weight, None, ignore_index, None, reduction)
@@ -284,8 +304,8 @@ def poly1_form(*, epsilon: float, label_smoothing: float = 0.0, **_: object) -> 
     if label_smoothing != 0.0:
         return None
     if epsilon == 0.0:
-        return _identity
-    return lambda log_p: torch.add(log_p, F.elu(log_p, epsilon))
+        return PerClassForm(_identity, (0.0, 0.0))
+    return PerClassForm(lambda log_p: torch.add(log_p, F.elu(log_p, epsilon)), (0.0, epsilon))
 
 
 def _identity(log_p: torch.Tensor) -> torch.Tensor:
@@ -301,7 +321,7 @@ def polyn_form(
     coefficients = [float(e) for e in epsilons]
     if len(coefficients) == 1:  # Poly-1 (the default), in its two ops
         return poly1_form(epsilon=coefficients[0])
-    return lambda log_p: log_p - _poly_series(F.elu(log_p, -1.0), coefficients)
+    return PerClassForm(lambda log_p: log_p - _poly_series(F.elu(log_p, -1.0), coefficients), None)
 
 
 def focal_form(
@@ -324,14 +344,14 @@ def focal_form(
             inner = log_p if epsilon == 0.0 else torch.add(log_p, p_minus_one, alpha=epsilon)
             return p_minus_one * p_minus_one * inner
 
-        return squared
+        return PerClassForm(squared, (gamma, epsilon))
 
     def powered(log_p: torch.Tensor) -> torch.Tensor:
         one_minus_p = F.elu(log_p, -1.0)
         inner = log_p if epsilon == 0.0 else torch.add(log_p, one_minus_p, alpha=-epsilon)
         return one_minus_power(one_minus_p, gamma) * inner
 
-    return powered
+    return PerClassForm(powered, (gamma, epsilon))
 
 
 def _poly_series(x: torch.Tensor, coefficients: Sequence[float]) -> torch.Tensor:
