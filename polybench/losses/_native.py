@@ -150,17 +150,23 @@ def forget() -> None:
     _loaded = _UNSET
 
 
+def force_eager(eager: bool) -> bool:
+    """Make the softmax losses use their eager paths (True) or the kernel where it is built
+    (False) from now on; returns the previous setting. `eager_only()` is the usual way."""
+    global _forced_eager
+    before, _forced_eager = _forced_eager, eager
+    return before
+
+
 @contextlib.contextmanager
 def eager_only() -> Iterator[None]:
     """Within the block the softmax losses use their eager paths, built kernel or not (for
     tests and benchmarks that compare the two)."""
-    global _forced_eager
-    before = _forced_eager
-    _forced_eager = True
+    before = force_eager(True)
     try:
         yield
     finally:
-        _forced_eager = before
+        force_eager(before)
 
 
 def status() -> dict[str, Any]:
