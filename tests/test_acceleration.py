@@ -109,6 +109,10 @@ def test_compiled_training_and_loss_match_eager_on_cpu(digits):
         compiled.backward()
         torch.testing.assert_close(compiled, eager)
         torch.testing.assert_close(compiled_leaf.grad, eager_leaf.grad)
+    # Under torch.compile the short path traces its eager form, never the compiled CPU kernel
+    # (a graph break): fullgraph=True raises on any break.
+    whole = torch.compile(build_loss("poly1_focal"), fullgraph=True, dynamic=False)
+    torch.testing.assert_close(whole(logits, target), build_loss("poly1_focal")(logits, target))
     result = fit(digits, "small_cnn", "poly1_cross_entropy", epochs=1, device="cpu", compile=True)
     assert result.state == "complete" and result.settings["compile"] is True
 

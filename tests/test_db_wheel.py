@@ -42,6 +42,7 @@ def test_wheel_carries_migrations_and_upgrades_a_database(tmp_path):
     assert not any(name.startswith("alembic/") for name in names)  # never shadow the library
     for study in (REPO / "studies").glob("*.yaml"):
         assert f"polybench/_studies/{study.name}" in names
+    assert "polybench/losses/_native.cpp" in names  # what `polybench kernels --build` compiles
 
     installed = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(installed)

@@ -15,8 +15,11 @@ itself, and for small inputs Poly-1, Poly-N and focal apply their per-class form
 elementwise to the `(N, C, ...)` log-probabilities and let `F.nll_loss` gather, weight, ignore
 and reduce (`-w_t v(log p_t)` is the per-sample loss, with `mean` dividing by the summed `w_t` as
 below); a module builds its form `v` once (`poly1_form`, `focal_form`, ...), not once per
-batch. Large inputs keep the fused kernel (`_autograd.py`), which touches the `(N, C)` data fewer
-times. `benchmarks/losses.py` measures both regimes.
+batch. Where polybench's compiled CPU kernel is built (`_native.py`, `polybench kernels --build`),
+2-D CPU logits run Poly-1, Poly-N with one coefficient, focal and Poly-1 focal as that one op
+instead, which costs about what `F.cross_entropy` does. Large inputs keep the fused kernel
+(`_autograd.py`), which touches the `(N, C)` data fewer times. `benchmarks/losses.py` measures
+every regime.
 
 Conventions, shared with `F.cross_entropy`: with class weights `w` and target distribution `q`
 (one-hot for index targets, smoothed by `label_smoothing`), the cross-entropy part is
@@ -257,7 +260,9 @@ def short_path(
     form: PerClassForm,
 ) -> torch.Tensor | None:
     """The short path: `-w_t v(log p)_t` reduced by `F.nll_loss` (which gathers, weights,
-    ignores and divides `mean` by the summed `w_t`), for `v = form(log p)` elementwise.
+    ignores and divides `mean` by the summed `w_t`), for `v = form(log p)` elementwise; or, for
+    2-D CPU logits and a form the compiled kernel computes (`_native.py`, when it is built and
+    not under `torch.compile`), the same loss as one op.
 
     None outside the common small case (int64 indices, float32/64 logits, at most
     `DENSE_MAX_NUMEL` of them, a weight torch takes as it is) and where torch refuses the inputs
@@ -271,8 +276,12 @@ def short_path(
         or (weight is not None and getattr(weight, "dtype", None) != logits.dtype)
     ):
         return None
-    native = _native.module()
-    if native is not None and form.kernel is not None and logits.dim() == 2:
+    if (
+        form.kernel is not None
+        and logits.dim() == 2
+        and not torch.compiler.is_compiling()  # torch.compile fuses the eager form instead
+        and (native := _native.module()) is not None
+    ):
         try:  # one compiled op (CPU, float32/64): it refuses anything else, and so do we then
             gamma, eps = form.kernel
             return native.softmax_family(
