@@ -599,3 +599,46 @@ def test_optunas_sqlite_connections_commit_like_the_stores(sqlite_url: str):
     with storage.engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+
+
+def test_two_workers_cannot_both_take_one_waiting_trial_on_sqlite(sqlite_url: str):
+    """Optuna takes a queued trial by reading it WAITING, then writing RUNNING. On SQLite, unless
+    that read and write are one locked transaction, a second worker can take the same trial
+    between them; both then run it and the second to finish dies with "Cannot tell a COMPLETE
+    trial" (seen in `benchmarks/runner.py` with 2 workers). Here worker B tries to take the
+    trial while worker A sits between its read and its write."""
+    import threading
+
+    from sqlalchemy import event
+
+    from polybench.db._retry import StorageRetry
+    from polybench.runner._storage import RetryingRDBStorage
+
+    open_store(sqlite_url).close()
+
+    def storage() -> RetryingRDBStorage:
+        return RetryingRDBStorage(
+            sqlite_url, retry=StorageRetry(), engine_kwargs={"connect_args": {"timeout": 10}}
+        )
+
+    first, second = storage(), storage()
+    study = optuna.create_study(study_name="queue", storage=first)
+    study.enqueue_trial({"x": 1.0})
+    (waiting,) = study.get_trials(deepcopy=False)
+    taken: dict[str, bool] = {}
+
+    def take(name: str, where: RetryingRDBStorage) -> None:
+        taken[name] = where.set_trial_state_values(waiting._trial_id, TrialState.RUNNING)
+
+    other = threading.Thread(target=take, args=("B", second))
+
+    def between_read_and_write(conn, cursor, statement, *_: object) -> None:
+        reads = statement.lstrip().upper().startswith("SELECT") and "trials" in statement
+        if reads and not other.is_alive() and "B" not in taken:
+            other.start()
+            other.join(timeout=2.0)  # B finishes here only if A's read left it free
+
+    event.listen(first.engine, "after_cursor_execute", between_read_and_write)
+    take("A", first)
+    other.join(timeout=30)
+    assert sorted(taken.items()) == [("A", True), ("B", False)]

@@ -86,11 +86,7 @@ class RetryingRDBStorage(optuna.storages.RDBStorage):
                 url=url,
             )
         if self.engine.dialect.name == "sqlite":
-            # Optuna commits several times per trial; with the store's journal settings
-            # (instead of SQLite's default fsync per commit) that bookkeeping costs a quarter.
-            event.listen(
-                self.engine, "connect", lambda connection, _: set_sqlite_journal(connection)
-            )
+            _serialize_sqlite(self.engine)
             self.engine.dispose()  # the connections Optuna opened so far lack the settings
 
     def record_heartbeat(self, trial_id: int) -> None:
@@ -118,6 +114,29 @@ class RetryingRDBStorage(optuna.storages.RDBStorage):
             what="looking for stale trials",
             url=self.url,
         )
+
+
+def _serialize_sqlite(engine: Any) -> None:
+    """Optuna's SQLite connections: the store's journal settings, and every transaction takes
+    the write lock when it begins (`BEGIN IMMEDIATE`).
+
+    Optuna commits several times per trial; with WAL and `synchronous = NORMAL` (instead of
+    SQLite's default fsync per commit) that bookkeeping costs a quarter. And it takes a queued
+    trial by reading it WAITING and then writing RUNNING in one session: Python's sqlite3 only
+    begins a transaction at the write, so another worker could take the same trial between the
+    two, and both ran it (the second to finish died with "Cannot tell a COMPLETE trial").
+    Optuna's `with_for_update` is a no-op on SQLite; a transaction holding the write lock from
+    its start is SQLite's equivalent, SQLAlchemy's documented recipe for pysqlite.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
+        set_sqlite_journal(dbapi_connection)
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _retried(name: str) -> Callable[..., Any]:
