@@ -251,7 +251,7 @@ def _search_dirs(base_dir: Path | None) -> list[str]:
 
 
 def _import_module(name: str, base_dir: Path | None) -> ModuleType:
-    # The study's folder and the working directory join sys.path (spawned workers inherit it),
+    # The study's folder and the working directory join sys.path (worker processes inherit it),
     # as `python -m` would put the working directory there.
     for folder in reversed(_search_dirs(base_dir)):
         if folder not in sys.path:

@@ -307,17 +307,27 @@ def test_terminated_backends_mid_trial_lose_nothing(tmp_path: Path, pg_url: str)
 # -- workers die with their parent -----------------------------------------------------------
 
 
-def children(pid: int) -> list[int]:
-    """PIDs of the processes whose parent is `pid`, from /proc."""
-    found = []
+def descendants(pid: int) -> dict[int, str]:
+    """PID -> command line of every process below `pid` (children, their children...), from
+    /proc: the workers are forked from a fork server that is a child of `pid`."""
+    parents: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 stat = (entry / "stat").read_text()
             except OSError:
                 continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry.name))
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found: dict[int, str] = {}
+    frontier = [pid]
+    while frontier:
+        below = [child for child, parent in parents.items() if parent in frontier]
+        for child in below:
+            try:
+                found[child] = (Path("/proc") / str(child) / "cmdline").read_bytes().decode()
+            except OSError:
+                found[child] = ""
+        frontier = below
     return found
 
 
@@ -337,8 +347,10 @@ def test_workers_die_with_a_killed_parent_and_the_rerun_finishes_the_plan(
     path = study_file(tmp_path, "orphans", heartbeat=1)
     process = start_cli_run(path, sqlite_url, "--workers", "2")
     wait_for_mid_training(sqlite_url, "orphans", process)
-    workers = children(process.pid)
-    assert len(workers) >= 2
+    below = descendants(process.pid)
+    workers = list(below)
+    # The fork server and the 2 workers forked from it (a fork keeps its command line).
+    assert sum("forkserver" in command for command in below.values()) == 3, below
     process.send_signal(signal.SIGKILL)
     process.communicate(timeout=30)
     deadline = time.monotonic() + 10

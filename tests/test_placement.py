@@ -96,3 +96,33 @@ def test_parse_devices_reads_auto_lists_and_refuses_missing_gpus():
 def test_physical_cores_is_within_what_this_process_may_use():
     cores = physical_cores()
     assert 1 <= cores <= len(os.sched_getaffinity(0))
+
+
+@pytest.mark.parametrize(
+    ("study_device", "worker_device", "cuda"),
+    [
+        ("cpu", None, False),
+        ("cuda", None, True),
+        ("cpu", "cuda:1", True),  # --devices places this worker on a GPU
+        ("auto", "cpu", False),
+        ("auto", None, None),  # CUDA when this machine has it
+    ],
+)
+def test_workers_that_may_use_cuda_are_spawned_the_others_forked(
+    study_device: str, worker_device: str | None, cuda: bool | None
+):
+    import multiprocessing
+
+    import torch
+
+    from polybench.config import parse_study
+    from polybench.runner._study import _may_use_cuda, _start_method
+
+    config = parse_study(
+        f"name: place\ndevice: {study_device}\ntasks: [{{task: digits}}]\n"
+        "losses: [{loss: cross_entropy}]\n"
+    )
+    expected = torch.cuda.is_available() and torch.cuda.device_count() > 0 if cuda is None else cuda
+    assert _may_use_cuda(config, worker_device) is expected
+    forks = "forkserver" in multiprocessing.get_all_start_methods()
+    assert _start_method(cuda=expected) == ("forkserver" if forks and not expected else "spawn")

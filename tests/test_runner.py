@@ -642,3 +642,134 @@ def test_two_workers_cannot_both_take_one_waiting_trial_on_sqlite(sqlite_url: st
     take("A", first)
     other.join(timeout=30)
     assert sorted(taken.items()) == [("A", True), ("B", False)]
+
+
+def test_every_pairs_search_runs_before_any_confirm_run(tmp_path: Path, sqlite_url: str):
+    """Searches first, then confirm runs: while some workers run a pair's last search trials,
+    the others confirm pairs already searched instead of waiting at that pair's boundary
+    between search and confirm (seen with 2 workers: one idle for most of a trial per pair)."""
+    path = study_file(tmp_path, name="order", trials=2, seeds=2, subsample=0.2)
+    summary = run_study(path, storage=sqlite_url, progress=False)
+    assert summary.complete
+    with open_store(sqlite_url) as store:
+        runs = store.runs(study="order").sort_values("started_at")
+    assert list(runs["phase"]) == ["search"] * 4 + ["confirm"] * 4
+    assert runs["started_at"].is_unique
+
+
+def test_a_worker_waiting_on_others_looks_again_soon_then_less_often(
+    tmp_path: Path, sqlite_url: str
+):
+    """With every slot held by other workers, a worker looks again after 0.1 s, doubling up to
+    1 s: the last trials of a short search end within a fraction of a second, and a worker that
+    slept a whole second each time left its core idle for it (`benchmarks/runner.py`)."""
+    from polybench.config import load_study
+    from polybench.runner._worker import Interrupts, Worker, open_optuna_storage
+
+    config = load_study(study_file(tmp_path, name="held", trials=1, seeds=1))
+    plan = build_plan(config)
+
+    class Recorded(Interrupts):
+        def __init__(self) -> None:
+            super().__init__()
+            self.sleeps: list[float] = []
+
+        def sleep(self, seconds: float) -> None:
+            self.sleeps.append(seconds)
+            self.requested = len(self.sleeps) >= 6
+
+    with open_store(sqlite_url) as store:
+        store.ensure_study(config.name, config.text)
+        storage = open_optuna_storage(sqlite_url, config, store)
+        other = optuna.storages.RDBStorage(sqlite_url)
+        for pair in plan.pairs:  # another worker runs each pair's only search trial
+            optuna.create_study(study_name=pair.search_study, storage=other).ask()
+        other.engine.dispose()
+        interrupts = Recorded()
+        report = Worker(plan, store, storage, interrupts=interrupts).run()
+        storage.engine.dispose()
+    assert report.interrupted and report.trials == 0
+    assert interrupts.sleeps == [0.1, 0.2, 0.4, 0.8, 1.0, 1.0]
+
+
+def test_the_live_progress_table_does_not_hold_up_the_start_of_the_workers(
+    tmp_path: Path, sqlite_url: str
+):
+    """The first table is read and drawn by the display's thread: the study goes on (spawns
+    its workers) while the store is read and what the table needs is imported."""
+    import io
+    import threading
+
+    from rich.console import Console
+
+    from polybench.config import load_study
+    from polybench.runner._progress import LiveProgress
+
+    config = load_study(study_file(tmp_path, name="shown"))
+    read_done = threading.Event()
+    go_on = threading.Event()
+
+    with open_store(sqlite_url) as store:
+        store.ensure_study(config.name, config.text)
+
+        def read():
+            go_on.wait(timeout=2)
+            read_done.set()
+            return store.runs(study=config.name)
+
+        output = io.StringIO()
+        console = Console(file=output, width=200, force_terminal=False)
+        with LiveProgress(read, build_plan(config), console, workers=2, interval=0.05):
+            entered_while_reading = not read_done.is_set()
+            go_on.set()
+    assert entered_while_reading
+    assert "study shown" in output.getvalue() and "poly1_cross_entropy" in output.getvalue()
+
+
+def test_workers_end_with_their_last_log_lines_written_to_the_callers_output(
+    tmp_path: Path, sqlite_url: str, capfd: pytest.CaptureFixture[str]
+):
+    """A worker ends without the interpreter's teardown (0.4 s of torch finalisers at the end
+    of every study); what it logged last still reaches the output, and it exits 0. The output is
+    this call's: the fork server the workers come from started while stderr went elsewhere."""
+    import os
+
+    from polybench.runner._study import _start_fork_server
+
+    with open(tmp_path / "elsewhere.txt", "w") as elsewhere:
+        saved = os.dup(2)
+        os.dup2(elsewhere.fileno(), 2)
+        try:
+            _start_fork_server()  # a no-op if an earlier test started it: elsewhere too
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+    path = study_file(
+        tmp_path, name="last", trials=1, seeds=1, tune="tune: {lr: {values: [1.0e+30]}}\n"
+    )
+    summary = run_study(path, storage=sqlite_url, workers=2, progress=False)
+    assert summary.worker_exit_codes == (0, 0)
+    assert summary.runs_by_state == {"failed": 2}
+    err = capfd.readouterr().err
+    for loss in ("cross_entropy", "poly1_cross_entropy"):
+        assert f"last/digits/{loss}: no search trial completed" in err
+
+
+def test_workers_see_the_environment_of_the_call_not_of_the_fork_servers_start(
+    tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+):
+    """Workers are forked from a fork server that lives as long as this process; a variable
+    set after it started still reaches them, as it would a spawned process. The study's plug-in
+    file reads the variable when a worker imports it."""
+    from polybench.runner._study import _start_fork_server
+
+    _start_fork_server()  # running from here on, with this environment
+    (tmp_path / "needs_mark.py").write_text(
+        "import os\n\nMARK = os.environ['POLYBENCH_TEST_MARK']  # KeyError without it\n"
+    )
+    path = study_file(tmp_path, name="environ", trials=1, seeds=1, subsample=0.2)
+    path.write_text(path.read_text() + "plugins: [./needs_mark.py]\n")
+    monkeypatch.setenv("POLYBENCH_TEST_MARK", "set after the fork server started")
+    summary = run_study(path, storage=sqlite_url, workers=2, progress=False)
+    assert summary.worker_exit_codes == (0, 0)
+    assert summary.complete and summary.stored_runs == expected_runs(1, 1)

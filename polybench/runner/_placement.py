@@ -158,7 +158,7 @@ def _cgroup_cpu_quota() -> int | None:
 
 def cuda_device_count() -> int:
     """Visible CUDA devices (0 without CUDA), read without initialising CUDA in this process
-    where torch allows, so that spawned workers can still use it."""
+    where torch allows, so that the workers (spawned where they may use CUDA) can still use it."""
     import torch
 
     return torch.cuda.device_count() if torch.cuda.is_available() else 0

@@ -43,7 +43,12 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-POLL_SECONDS = 1.0
+# A worker with nothing to run while others hold the last trials (a pair's search must end
+# before its confirm runs start; the study's final trials) looks again after POLL_SECONDS,
+# doubling up to POLL_MAX_SECONDS: quick to take the next trial at the end of a short search,
+# few reads of the database when the wait is long.
+POLL_SECONDS = 0.1
+POLL_MAX_SECONDS = 1.0
 # How long a worker that lost the database tries to give its trial back before it stops.
 GIVE_BACK_SECONDS = 10.0
 
@@ -205,11 +210,13 @@ class Worker:
         self._tasks: dict[tuple[str, int], Any] = {}
         self._no_best_warned: set[str] = set()
         self._run_id: int | None = None
-        # Per pair (its search study's name): found done, so never read again (nothing of it
-        # runs or waits, and only a running trial can be queued again); and the best search
-        # parameters with the number of search trials they were picked from. Without these the
-        # loop re-read every finished pair's runs before each trial (most of the runner's time
-        # outside `fit`, `benchmarks/runner.py`).
+        # Per pair (its search study's name): found searched, and found done (search and
+        # confirm), so never read again for that (nothing of it runs or waits, and only a
+        # running trial can be queued again); and the best search parameters with the number
+        # of search trials they were picked from. Without these the loop re-read every finished
+        # pair's runs before each trial (most of the runner's time outside `fit`,
+        # `benchmarks/runner.py`).
+        self._searched: set[str] = set()
         self._done: set[str] = set()
         self._best: dict[str, tuple[int, dict[str, Any] | None]] = {}
 
@@ -230,30 +237,40 @@ class Worker:
         return self.report
 
     def _loop(self) -> WorkerReport:
+        poll = POLL_SECONDS
         while not self.interrupts.requested:
-            busy = False
-            for pair in self.plan.pairs:
-                outcome = self._step(pair)
-                if outcome == "ran":
-                    break
-                busy = busy or outcome == "busy"
-            else:
-                if not busy:
-                    return self.report
-                self.interrupts.sleep(POLL_SECONDS)
+            outcome = self._run_one()
+            if outcome == "done":
+                return self.report
+            if outcome == "ran":
+                poll = POLL_SECONDS
+                continue
+            self.interrupts.sleep(poll)
+            poll = min(2 * poll, POLL_MAX_SECONDS)
         self.report.interrupted = True
         return self.report
 
-    def _step(self, pair: PairPlan) -> str:
-        """Run one trial of `pair` if there is one: 'ran', 'busy' (others hold it) or 'done'."""
-        if pair.search_study in self._done:
-            return "done"
-        outcome = self._next_trial(pair)
-        if outcome == "done":
-            self._done.add(pair.search_study)
-        return outcome
+    def _run_one(self) -> str:
+        """Run one trial: 'ran', 'busy' (others hold what is left) or 'done' (nothing left).
 
-    def _next_trial(self, pair: PairPlan) -> str:
+        Every pair's search trials come before any confirm run. Then, while some workers run a
+        pair's last search trials, the others confirm the pairs already searched, instead of
+        waiting at that pair's boundary between search and confirm.
+        """
+        busy = False
+        for step in (self._search_step, self._confirm_step):
+            for pair in self.plan.pairs:
+                outcome = step(pair)
+                if outcome == "ran":
+                    return outcome
+                busy = busy or outcome == "busy"
+        return "busy" if busy else "done"
+
+    def _search_step(self, pair: PairPlan) -> str:
+        """Run a search trial of `pair` if one is left: 'ran', 'busy' (others run its last
+        ones) or 'done' (searched: nothing runs or waits, so nothing can be queued again)."""
+        if pair.search_study in self._searched:
+            return "done"
         study = self._search_study(pair)
         trials = study.get_trials(deepcopy=False)
         counts = _trials.slot_counts(trials)
@@ -263,9 +280,24 @@ class Worker:
         if counts.running:
             _fail_stale(study)
             return "busy"
+        self._searched.add(pair.search_study)
+        return "done"
+
+    def _confirm_step(self, pair: PairPlan) -> str:
+        """Run a confirm run of a searched `pair` if one is left: 'ran', 'busy' or 'done'."""
+        if pair.search_study in self._done:
+            return "done"
+        if pair.search_study not in self._searched:
+            return "busy"  # its last search trials run elsewhere: the search step said so
+        outcome = self._next_confirm(pair)
+        if outcome == "done":
+            self._done.add(pair.search_study)
+        return outcome
+
+    def _next_confirm(self, pair: PairPlan) -> str:
         if not pair.confirm_seeds:
             return "done"
-        best = self._best_params(pair, trials)
+        best = self._best_params(pair, self._search_study(pair).get_trials(deepcopy=False))
         if best is None:
             return "done"
         study = self._confirm_study(pair)
