@@ -2,7 +2,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup kernels demo results test test-slow lint format bench dashboard clean
+.PHONY: setup kernels demo results test test-slow lint format bench gpu-wheels dashboard clean
 
 # `make results`: the reference study, then docs/results.md with its figures and runs (Parquet).
 RESULTS_STUDY ?= studies/reference.yaml
@@ -53,8 +53,19 @@ bench: setup
 	$(BIN)/python benchmarks/losses.py
 	$(BIN)/python benchmarks/train.py
 
+# Wheels (Python 3.12, x86-64) of the dependencies a GPU machine's image may lack, at the versions
+# installed here, into .whl/: benchmarks/gpu_check.sh installs them there (docs/scaling.md, GPUs).
+GPU_WHEELS ?= optuna cmaes sqlalchemy alembic mako colorlog pydantic pydantic-core annotated-types typing-inspection plotly
+gpu-wheels: setup
+	rm -rf .whl
+	$(BIN)/python -m pip download --quiet --no-deps --only-binary=:all: --dest .whl \
+		--python-version 3.12 --implementation cp --platform manylinux_2_28_x86_64 \
+		--platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+		$$($(BIN)/python -c 'import sys; from importlib.metadata import version; print(" ".join(f"{n}=={version(n)}" for n in sys.argv[1:]))' $(GPU_WHEELS))
+	du -sh .whl
+
 dashboard: setup
 	$(BIN)/polybench dashboard
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .whl

@@ -151,3 +151,37 @@ def test_fit_on_cuda_with_bf16_channels_last_and_compile(digits):
     assert result.state == "complete"
     assert result.environment.device.startswith("cuda")
     assert result.metrics["test_accuracy"] > 0.5
+
+
+@pytest.mark.slow
+def test_the_prepared_gpu_check_runs_its_steps_scaled_down_on_a_cpu(tmp_path: Path):
+    """`benchmarks/gpu_check.sh` is run once a GPU is lent; it must work then, so its steps
+    run here on the CPU (DEVICE=cpu QUICK=1): benchmarks, a study, its report."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "check"
+    env = {**os.environ, "DEVICE": "cpu", "QUICK": "1", "OUT": str(out)}
+    env["PYTHON"] = sys.executable
+    done = subprocess.run(
+        ["bash", "benchmarks/gpu_check.sh"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    losses = (out / "losses.txt").read_text()
+    for shape in ("4096 x 1000", "256 x 100", "64 x 10"):
+        assert f"batch {shape} classes" in losses
+    assert "poly1_cross_entropy (compiled)" in losses
+    assert "median ratio" in (out / "train.txt").read_text()
+    report = (out / "report.md").read_text()
+    for loss in ("cross_entropy", "poly1_cross_entropy", "focal", "poly1_focal"):
+        assert f"| {loss} " in report or f"| {loss}|" in report or loss in report
+    with open_store(f"sqlite:///{out / 'study.db'}") as store:
+        runs = store.runs(study="cifar_shaped_quick")
+    assert len(runs) == 8 and set(runs["state"]) == {"complete"}

@@ -144,6 +144,8 @@ def test_subsample_fraction_and_size():
         ("digits", {"label_noise": "lots"}, "'label_noise' got 'lots' (str); expected a mapping"),
         ("digits", {"label_noise": 0.9}, "expected a rate below 0.9"),
         ("cifar10", {"test_fraction": 0.2}, "no option 'test_fraction'"),
+        ("synthetic_images", {"samples": 15}, "'samples' got 15; expected at least 2 per class"),
+        ("synthetic_images", {"image_size": 2}, "'image_size' got 2"),
     ],
 )
 def test_bad_names_and_options_are_explained(name, options, needle):
@@ -152,6 +154,50 @@ def test_bad_names_and_options_are_explained(name, options, needle):
     assert needle in str(info.value)
     if name in TASKS:
         assert repr(name) in str(info.value)
+
+
+def _nearest_class_mean_accuracy(task) -> float:
+    """Test accuracy of the classifier that picks the closest training-class mean image."""
+    x, y = task.train.x.flatten(1).double(), task.train.y
+    means = torch.stack([x[y == c].mean(0) for c in range(task.num_classes)])
+    predicted = torch.cdist(task.test.x.flatten(1).double(), means).argmin(1)
+    return float((predicted == task.test.y).double().mean())
+
+
+def test_synthetic_images_have_cifars_shape_balanced_classes_and_one_pattern_per_class():
+    task = load_task("synthetic_images", samples=600)
+    assert task.input_shape == (3, 32, 32) and task.num_classes == 10
+    splits = (task.train, task.val, task.test)
+    assert sum(len(split) for split in splits) == 600
+    counts = np.sum([split.class_counts(10) for split in splits], axis=0)
+    assert list(counts) == [60] * 10
+    assert not set.intersection(*(_rows(split) for split in splits[:2]))
+    # Without noise every image is its class's pattern: a 4 x 4 grid enlarged to 8 x 8 blocks.
+    clean = load_task("synthetic_images", samples=200, noise=0.0, image_size=32, channels=2)
+    blocks = clean.train.x.unflatten(2, (4, 8)).unflatten(4, (4, 8))  # N, C, 4, 8, 4, 8
+    assert torch.allclose(blocks, blocks[:, :, :, :1, :, :1].expand_as(blocks))
+    for c in range(10):
+        members = clean.train.x[clean.train.y == c]
+        assert torch.equal(members, members[:1].expand_as(members))
+
+
+def test_synthetic_images_come_from_their_seed_and_data_seed_only_splits_them():
+    first = load_task("synthetic_images", samples=300, image_size=8)
+    again = load_task("synthetic_images", samples=300, image_size=8)
+    resplit = load_task("synthetic_images", samples=300, image_size=8, data_seed=1)
+    other = load_task("synthetic_images", samples=300, image_size=8, seed=1)
+    assert torch.equal(first.train.x, again.train.x) and torch.equal(first.test.y, again.test.y)
+    assert _rows(first.test) != _rows(resplit.test)
+    # The same 300 images (up to the training split's normalisation), split another way.
+    sizes = [len(s) for s in (first.train, first.val, first.test)]
+    assert sizes == [len(s) for s in (resplit.train, resplit.val, resplit.test)]
+    assert _rows(first.train) != _rows(other.train)
+
+
+@pytest.mark.parametrize(("noise", "low", "high"), [(1.0, 0.99, 1.0), (1000.0, 0.0, 0.35)])
+def test_synthetic_images_are_learnable_below_their_noise(noise: float, low: float, high: float):
+    task = load_task("synthetic_images", samples=1000, image_size=16, noise=noise)
+    assert low <= _nearest_class_mean_accuracy(task) <= high
 
 
 # ------------------------------------------------------------------- label noise

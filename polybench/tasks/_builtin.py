@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from polybench.errors import InvalidValue
 from polybench.settings import Option
 from polybench.tasks._data import RawPart, Source, TrainDefaults
 from polybench.tasks._registry import TaskSpec, register
@@ -98,6 +99,36 @@ def read_review_sentiment_zh(options: Mapping[str, Any]) -> Source:
     )
 
 
+def read_synthetic_images(options: Mapping[str, Any]) -> Source:
+    """Images drawn from noise around one smooth pattern per class, generated from `seed`.
+
+    Each class's pattern is a 4 x 4 grid of standard normal values per channel, enlarged to
+    `image_size` by repeating pixels (so a small CNN can tell the classes apart); an image is
+    its class's pattern plus Gaussian noise with standard deviation `noise`. Classes are
+    equally frequent. The data are the same for every `data_seed` (which splits them)."""
+    rng = np.random.default_rng(options["seed"])
+    count, classes, size = options["samples"], options["classes"], options["image_size"]
+    if count < 2 * classes:
+        raise InvalidValue(
+            "samples",
+            count,
+            f"at least 2 per class ({2 * classes} for {classes} classes)",
+            owner="task 'synthetic_images'",
+        )
+    grid = rng.standard_normal((classes, options["channels"], 4, 4), dtype=np.float32)
+    enlarge = (np.arange(size) * 4) // size
+    patterns = grid[:, :, enlarge][:, :, :, enlarge]
+    labels = rng.permutation(np.arange(count) % classes).astype(np.int64)
+    images = rng.standard_normal((count, *patterns.shape[1:]), dtype=np.float32)
+    images *= np.float32(options["noise"])
+    images += patterns[labels]
+    return Source(
+        kind="image",
+        class_names=tuple(f"class_{c}" for c in range(classes)),
+        parts={"all": RawPart(images, labels)},
+    )
+
+
 register(
     TaskSpec(
         name="digits",
@@ -138,5 +169,23 @@ register(
         ),
         # 256 characters keep 98% of the reviews whole (128: 82%)
         text_defaults={"max_length": 256, "tokenizer": "auto", "min_freq": 2},
+    )
+)
+register(
+    TaskSpec(
+        name="synthetic_images",
+        kind="image",
+        summary="generated images, one noisy pattern per class (no data; CIFAR-10's shape by "
+        "default)",
+        read=read_synthetic_images,
+        defaults=TrainDefaults("resnet18", 10, 256, 0.1, 5e-4, "sgd", "cosine"),
+        options=(
+            Option("samples", int, 12000, "images in all, before the split", low=2),
+            Option("image_size", int, 32, "height and width in pixels", low=4, high=512),
+            Option("channels", int, 3, "colour channels", low=1, high=4),
+            Option("classes", int, 10, "number of classes", low=2, high=10000),
+            Option("noise", float, 1.0, "standard deviation of the noise (patterns: 1)", low=0.0),
+            Option("seed", int, 0, "the generator's seed: other data for another seed"),
+        ),
     )
 )
