@@ -126,3 +126,16 @@ def test_workers_that_may_use_cuda_are_spawned_the_others_forked(
     assert _may_use_cuda(config, worker_device) is expected
     forks = "forkserver" in multiprocessing.get_all_start_methods()
     assert _start_method(cuda=expected) == ("forkserver" if forks and not expected else "spawn")
+
+
+@pytest.mark.parametrize(
+    ("workers", "several"), [(1, False), ("1", False), (2, True), ("3", True), ("auto", True)]
+)
+def test_the_fork_server_is_started_only_where_several_workers_may_run(
+    workers: int | str, several: bool
+):
+    """`--workers 1` (the CLI passes text) trains in the calling process: starting the fork
+    server there would import torch a second time in the background, beside the training."""
+    from polybench.runner._study import _may_start_several
+
+    assert _may_start_several(workers) is several

@@ -8,6 +8,7 @@ numbers, not taken from the runner's own plan.
 from __future__ import annotations
 
 import signal
+import sys
 import textwrap
 from pathlib import Path
 
@@ -773,3 +774,37 @@ def test_workers_see_the_environment_of_the_call_not_of_the_fork_servers_start(
     summary = run_study(path, storage=sqlite_url, workers=2, progress=False)
     assert summary.worker_exit_codes == (0, 0)
     assert summary.complete and summary.stored_runs == expected_runs(1, 1)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize(("workers", "server"), [("1", False), ("2", True)])
+def test_a_fork_server_runs_beside_worker_processes_only(
+    tmp_path: Path, sqlite_url: str, workers: str, server: bool
+):
+    """With `--workers 1` (text, as the CLI passes it) the study trains in the calling process,
+    and a fork server would only import torch again in the background, beside the training."""
+    import subprocess
+
+    path = study_file(tmp_path, name="alone", trials=1, seeds=0, subsample=0.2)
+    code = textwrap.dedent(
+        f"""
+        import os
+        from pathlib import Path
+        from polybench.runner import run_study
+
+        run_study({str(path)!r}, storage={sqlite_url!r}, workers={workers!r}, progress=False)
+        me = str(os.getpid())
+        for entry in Path("/proc").iterdir():
+            try:
+                parent = (entry / "stat").read_text().rsplit(")", 1)[1].split()[1]
+                command = (entry / "cmdline").read_bytes()
+            except (OSError, IndexError):
+                continue
+            if parent == me and b"forkserver" in command:
+                print("fork server", entry.name)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True
+    )
+    assert ("fork server" in done.stdout) is server, done.stdout + done.stderr

@@ -146,7 +146,7 @@ def run_study(
     from polybench.db._retry import StorageRetry
     from polybench.runner._worker import Interrupts, open_optuna_storage, optuna_errors_only
 
-    if not dry_run and workers != 1:
+    if not dry_run and _may_start_several(workers):
         _start_fork_server()
     config = (
         config_or_path if isinstance(config_or_path, StudyConfig) else load_study(config_or_path)
@@ -380,6 +380,15 @@ def _run_processes(
                 code,
             )
     return codes
+
+
+def _may_start_several(workers: int | str) -> bool:
+    """Whether `workers` (as `run_study` takes it: 2, "2", "auto") may mean worker processes;
+    a value `worker_layout` will refuse counts as yes, the refusal comes from there."""
+    try:
+        return int(workers) > 1
+    except (TypeError, ValueError):
+        return True
 
 
 def _start_method(cuda: bool = False) -> str:
