@@ -20,6 +20,7 @@ from pathlib import Path
 
 import optuna
 import pytest
+from _procs import descendants
 from conftest import CLI, start_cli_run, wait_for_mid_training
 from optuna.trial import TrialState
 from sqlalchemy.engine import make_url
@@ -305,30 +306,6 @@ def test_terminated_backends_mid_trial_lose_nothing(tmp_path: Path, pg_url: str)
 
 
 # -- workers die with their parent -----------------------------------------------------------
-
-
-def descendants(pid: int) -> dict[int, str]:
-    """PID -> command line of every process below `pid` (children, their children...), from
-    /proc: the workers are forked from a fork server that is a child of `pid`."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-    found: dict[int, str] = {}
-    frontier = [pid]
-    while frontier:
-        below = [child for child, parent in parents.items() if parent in frontier]
-        for child in below:
-            try:
-                found[child] = (Path("/proc") / str(child) / "cmdline").read_bytes().decode()
-            except OSError:
-                found[child] = ""
-        frontier = below
-    return found
 
 
 def alive(pid: int) -> bool:

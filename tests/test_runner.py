@@ -789,19 +789,15 @@ def test_a_fork_server_runs_beside_worker_processes_only(
     code = textwrap.dedent(
         f"""
         import os
-        from pathlib import Path
+        import sys
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        from _procs import descendants
         from polybench.runner import run_study
 
         run_study({str(path)!r}, storage={sqlite_url!r}, workers={workers!r}, progress=False)
-        me = str(os.getpid())
-        for entry in Path("/proc").iterdir():
-            try:
-                parent = (entry / "stat").read_text().rsplit(")", 1)[1].split()[1]
-                command = (entry / "cmdline").read_bytes()
-            except (OSError, IndexError):
-                continue
-            if parent == me and b"forkserver" in command:
-                print("fork server", entry.name)
+        for pid, command in descendants(os.getpid()).items():
+            if "forkserver" in command:
+                print("fork server", pid)
         """
     )
     done = subprocess.run(

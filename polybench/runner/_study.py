@@ -502,7 +502,6 @@ def die_with_parent() -> None:
     sends SIGTERM when the process this one was forked from dies (prctl PR_SET_PDEATHSIG):
     the fork server, which ends with `run_study`'s process.
     """
-    import multiprocessing.connection
     import sys
     import threading
 
