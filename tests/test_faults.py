@@ -501,3 +501,39 @@ def test_a_database_down_longer_than_the_retries_stops_with_one_line_then_resume
     assert rerun.returncode == 0, output
     assert_plan_finished(url, "outage")
     print(f"rerun after the outage finished the plan in {time.monotonic() - started:.0f} s")
+
+
+def test_a_database_outage_while_measuring_loss_costs_stops_the_worker_with_its_one_line(
+    tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+):
+    """Seen in CI: the database went down while a worker stored a task's loss cost ratios.
+    The measurement's "must not stop training" guard logged it as a warning without the
+    resume hint, and the worker went on into the same outage. A storage fault there is the
+    worker's like any other (its trial given back, one line, exit 75); other failures of the
+    measurement still only warn."""
+    from polybench.config import load_study
+    from polybench.runner._worker import record_loss_costs
+    from polybench.tasks import load_task
+
+    monkeypatch.setattr("polybench.db._url.SQLITE_BUSY_TIMEOUT_S", 0.2)
+    config = load_study(study_file(tmp_path, "costs"))
+    entry = config.tasks[0]
+    task = load_task(entry.task, **entry.options)
+    with open_store(sqlite_url, retry=StorageRetry(1.0)) as store:
+        store.ensure_study(config.name, config.text)
+        holder = sqlite3.connect(tmp_path / "polybench.db", isolation_level=None)
+        holder.execute("BEGIN EXCLUSIVE")
+        try:
+            with pytest.raises(StorageUnavailable, match="database is locked"):
+                record_loss_costs(store, config, entry, task)
+        finally:
+            holder.rollback()
+            holder.close()
+        assert store.loss_costs(study=config.name).empty
+
+        monkeypatch.setattr(
+            "polybench.losses._cost.measure_loss_costs",
+            lambda *args, **kwargs: 1 / 0,
+        )
+        record_loss_costs(store, config, entry, task)  # warns, returns
+        assert store.loss_costs(study=config.name).empty

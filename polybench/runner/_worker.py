@@ -691,7 +691,8 @@ class Worker:
 def record_loss_costs(store: Any, config: StudyConfig, spec: TaskEntry, task: Any) -> None:
     """Measure and store the study's loss cost ratios for this task, unless a worker already
     did: forward + backward of each loss (its fixed params) against cross-entropy on logits of
-    the task's batch shape, on this worker's device. Never stops the study: a failure is logged.
+    the task's batch shape, on this worker's device. Never stops the study: a failure is logged,
+    except that of the database itself (StorageUnavailable), which stops the worker as anywhere.
     """
     import platform
 
@@ -721,6 +722,8 @@ def record_loss_costs(store: Any, config: StudyConfig, spec: TaskEntry, task: An
             host=platform.node(),
         )
     except Exception as error:  # the ratio informs the report; it must not stop training
+        if storage_fault(error) is not None:
+            raise  # the database is gone: the worker's own fault handling, as anywhere else
         logger.warning("loss cost ratios for task %s not measured: %s", spec.name, error)
 
 
